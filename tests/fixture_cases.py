@@ -1,0 +1,91 @@
+"""Discovery of the generated reference fixtures (see tests/fixtures/README.md)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@dataclass
+class Case:
+    path: Path
+    meta: Dict[str, Any]
+    id: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.meta["name"]
+
+    @property
+    def family(self) -> str:
+        return self.meta.get("family", "")
+
+    @property
+    def tolerance(self) -> float:
+        return float(self.meta.get("tolerance", 1e-4))
+
+    def inputs(self) -> List[np.ndarray]:
+        return [np.load(self.path / i["file"], allow_pickle=False) for i in self.meta.get("inputs", [])]
+
+    def input_names(self) -> List[Optional[str]]:
+        return [i.get("name") for i in self.meta.get("inputs", [])]
+
+    def outputs(self) -> List[np.ndarray]:
+        return [np.load(self.path / o["file"], allow_pickle=False) for o in self.meta.get("outputs", [])]
+
+
+def discover(kind: str, family: Optional[str] = None) -> List[Case]:
+    """All cases under tests/fixtures/<kind>/ (optionally one family), sorted by path."""
+    cases = []
+    root = FIXTURES / kind
+    for meta_file in sorted(root.glob("**/case.json")):
+        meta = json.loads(meta_file.read_text())
+        if family is not None and meta.get("family") != family:
+            continue
+        rel = meta_file.parent.relative_to(FIXTURES)
+        cases.append(Case(meta_file.parent, meta, id=str(rel)))
+    return cases
+
+
+def params(kind: str, family: Optional[str] = None) -> List[Any]:
+    """pytest parameters (one per case, id = its folder) for ``@pytest.mark.parametrize``."""
+    import pytest
+
+    out = []
+    for case in discover(kind, family):
+        marks = [pytest.mark.xfail(reason=case.meta["xfail"], strict=True)] if case.meta.get("xfail") else []
+        out.append(pytest.param(case, id=case.id, marks=marks))
+    return out
+
+
+def assert_matches(actual: Any, expected: np.ndarray, tolerance: float, what: str = "") -> float:
+    """max|actual - expected| <= tolerance * max(1, max|expected|); returns the error."""
+    import torch
+
+    if isinstance(actual, torch.Tensor):
+        actual = actual.detach().cpu().numpy()
+    actual = np.asarray(actual)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != reference {expected.shape}"
+    if expected.dtype == np.bool_ or expected.dtype.kind in "iu":
+        mismatches = int(np.sum(actual.astype(expected.dtype) != expected))
+        assert mismatches == 0, f"{what}: {mismatches} of {expected.size} elements differ"
+        return 0.0
+    exp64 = expected.astype(np.float64)
+    act64 = actual.astype(np.float64)
+    nan_ref = np.isnan(exp64)
+    assert np.array_equal(nan_ref, np.isnan(act64)), f"{what}: NaN positions differ"
+    inf_ref = np.isinf(exp64)
+    assert np.array_equal(exp64[inf_ref], act64[inf_ref]), f"{what}: infinities differ"
+    finite = ~(nan_ref | inf_ref)
+    if not finite.any():
+        return 0.0
+    err = float(np.max(np.abs(act64[finite] - exp64[finite])))
+    scale = max(1.0, float(np.max(np.abs(exp64[finite]))))
+    assert err <= tolerance * scale, f"{what}: max|d| = {err:.3g} > {tolerance:g} * {scale:.3g}"
+    return err

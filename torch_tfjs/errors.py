@@ -1,0 +1,128 @@
+"""Typed errors raised by torch_tfjs.
+
+Every error derives from :class:`TfjsError`, so ``except torch_tfjs.errors.TfjsError`` catches
+anything the library raises on purpose. Messages name the file, layer or node at fault.
+
+    TfjsError
+    ├── ArtifactError            reading model.json / weights failed
+    │   ├── ModelJSONError       malformed JSON, missing or ill-typed keys
+    │   ├── UnsafePathError      a weight path leaves the model's folder / URL base
+    │   ├── FetchError           a file or URL could not be read (404, timeout, size cap)
+    │   └── WeightsError         manifest and bytes disagree
+    │       ├── MissingShardError
+    │       ├── ShardSizeError   shards shorter or longer than the manifest needs
+    │       └── WeightDTypeError unknown dtype or quantization
+    ├── ConversionError          the artifact was read but cannot become a torch model
+    │   ├── UnsupportedLayerError  lists every unknown layer class at once
+    │   ├── UnsupportedOpError     lists every unknown graph op at once
+    │   ├── LayerConfigError       a layer config torch_tfjs cannot honour
+    │   ├── GraphError             a malformed graph (dangling input, cycle, bad attr)
+    │   └── WeightMismatchError    model weights and manifest do not match
+    └── ModelInputError          a call with the wrong number, names or shapes of inputs
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Iterable, List, Mapping
+
+
+class TfjsError(Exception):
+    """Base class of every error torch_tfjs raises on purpose."""
+
+
+# --- artifact reading -------------------------------------------------------------------------
+
+
+class ArtifactError(TfjsError):
+    """The artifact (model.json, manifest, shards) could not be read."""
+
+
+class ModelJSONError(ArtifactError):
+    """model.json is malformed or lacks a required key."""
+
+
+class UnsafePathError(ArtifactError):
+    """A path in the manifest points outside the model's folder or URL base."""
+
+
+class FetchError(ArtifactError):
+    """A local file or URL could not be read."""
+
+
+class WeightsError(ArtifactError):
+    """The weights manifest and the weight bytes disagree."""
+
+
+class MissingShardError(WeightsError):
+    """A shard listed in the manifest does not exist."""
+
+
+class ShardSizeError(WeightsError):
+    """The shards hold fewer or more bytes than the manifest describes."""
+
+
+class WeightDTypeError(WeightsError):
+    """A weight has a dtype or quantization the tfjs format does not define."""
+
+
+# --- conversion -------------------------------------------------------------------------------
+
+
+class ConversionError(TfjsError):
+    """The artifact was read but cannot be turned into a torch model."""
+
+
+def _format_missing(kind: str, missing: Mapping[str, Iterable[str]]) -> str:
+    lines = [f"{len(missing)} unsupported {kind}(s):"]
+    for key in sorted(missing):
+        names = list(missing[key])
+        shown = ", ".join(names[:5]) + (f", ... ({len(names)} in all)" if len(names) > 5 else "")
+        lines.append(f"  {key}: {shown}")
+    return "\n".join(lines)
+
+
+class UnsupportedLayerError(ConversionError):
+    """One or more layer classes have no converter.
+
+    ``missing`` maps each unsupported class name to the names of the layers using it.
+    """
+
+    def __init__(self, missing: Mapping[str, Iterable[str]], hint: str = ""):
+        self.missing: Dict[str, List[str]] = {k: list(v) for k, v in missing.items()}
+        msg = _format_missing("layer class", self.missing)
+        if hint:
+            msg += "\n" + hint
+        super().__init__(msg)
+
+
+class UnsupportedOpError(ConversionError):
+    """One or more graph ops have no emitter.
+
+    ``missing`` maps each unsupported op name to the names of the nodes using it.
+    """
+
+    def __init__(self, missing: Mapping[str, Iterable[str]], hint: str = ""):
+        self.missing: Dict[str, List[str]] = {k: list(v) for k, v in missing.items()}
+        msg = _format_missing("op", self.missing)
+        if hint:
+            msg += "\n" + hint
+        super().__init__(msg)
+
+
+class LayerConfigError(ConversionError):
+    """A layer's config cannot be honoured (names the layer and the key)."""
+
+
+class GraphError(ConversionError):
+    """The graph is malformed (names the node)."""
+
+
+class WeightMismatchError(ConversionError):
+    """The model's variables and the manifest's weights do not correspond."""
+
+
+# --- calling ----------------------------------------------------------------------------------
+
+
+class ModelInputError(TfjsError, ValueError):
+    """A converted model was called with the wrong inputs."""

@@ -1,0 +1,12 @@
+"""GraphModel importer: tfjs graph models (converted TF GraphDefs) → ``torch.fx`` graphs.
+
+:mod:`.importer` walks the graph; :mod:`.ops` holds one emitter module per tfjs op-list
+category, registered in :mod:`.registry`.
+"""
+
+from .importer import GraphImporter, GraphModel, build_graph_model, load_graph_model
+from .node import OpNode
+from .registry import TFJS_OPS, get_op, register_op, supported_ops
+
+__all__ = ["GraphImporter", "GraphModel", "OpNode", "TFJS_OPS", "build_graph_model", "get_op",
+           "load_graph_model", "register_op", "supported_ops"]

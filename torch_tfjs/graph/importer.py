@@ -1,0 +1,514 @@
+"""GraphModel importer: GraphDef JSON → ``torch.fx.GraphModule`` (the one place that walks graphs).
+
+Each TF node becomes ``call_function`` nodes emitted by the op's registered emitter (see
+:mod:`.registry`). Float ``Const`` nodes become ``nn.Parameter``s named after the node (so a
+graph model can be fine-tuned); integer / bool / string constants stay static and are folded
+into shape arguments, or become buffers when a runtime op needs them as tensors. Calls whose
+arguments are all static are evaluated at import time (constant folding).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
+
+import numpy as np
+import torch
+import torch.fx as fx
+from torch import nn
+
+from ..errors import GraphError, ModelInputError, ModelJSONError, UnsupportedOpError
+from ..io import ModelArtifact, read_artifact
+from ..io.sources import PathLike
+from .node import TF_DTYPES, NodeDef, OpNode, Static, TensorRef, Value
+from .registry import get_op
+
+_NON_WORD = re.compile(r"\W")
+
+
+def sanitize(name: str) -> str:
+    out = _NON_WORD.sub("_", name)
+    return "_" + out if not out or out[0].isdigit() else out
+
+
+def _flatten(obj: Any) -> Iterable[Any]:
+    if isinstance(obj, (list, tuple)):
+        for o in obj:
+            yield from _flatten(o)
+    elif isinstance(obj, dict):
+        for o in obj.values():
+            yield from _flatten(o)
+    else:
+        yield obj
+
+
+def _map(obj: Any, fn: Callable[[Any], Any]) -> Any:
+    if isinstance(obj, list):
+        return [_map(o, fn) for o in obj]
+    if isinstance(obj, tuple):
+        return tuple(_map(o, fn) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _map(v, fn) for k, v in obj.items()}
+    return fn(obj)
+
+
+@dataclass
+class _Scope:
+    """One graph being emitted: the main graph or a library function body."""
+
+    graph: fx.Graph
+    nodes: Dict[str, NodeDef]
+    weight_prefix: str = ""
+    args: Dict[str, Value] = field(default_factory=dict)   # function input args by name
+    values: Dict[Tuple[str, int], Value] = field(default_factory=dict)
+    materialized: Dict[int, fx.Node] = field(default_factory=dict)
+    attrs: Dict[str, fx.Node] = field(default_factory=dict)
+    emitted: Set[str] = field(default_factory=set)
+
+
+def _as_tensor(value: Any) -> Any:
+    if isinstance(value, np.ndarray) and value.dtype != object:
+        if value.dtype == np.int64:
+            value = value.astype(np.int32)
+        elif value.dtype == np.float64:
+            value = value.astype(np.float32)
+        return torch.from_numpy(np.ascontiguousarray(value))
+    return value
+
+
+class GraphImporter:
+    """Converts the artifact's GraphDef (and library functions) into fx graphs."""
+
+    def __init__(self, artifact: ModelArtifact):
+        self.artifact = artifact
+        self.where = artifact.source
+        topology = artifact.model_topology or {}
+        if not isinstance(topology.get("node", []), list):
+            raise ModelJSONError(f"{self.where}: modelTopology.node must be a list")
+        self.nodes = self._parse_nodes(topology.get("node", []), "graph")
+        library = topology.get("library") or {}
+        self.function_defs: Dict[str, Dict[str, Any]] = {}
+        for fdef in library.get("function", []) or []:
+            name = (fdef.get("signature") or {}).get("name")
+            if not name:
+                raise ModelJSONError(f"{self.where}: library function without signature.name")
+            self.function_defs[name] = fdef
+        self.root = nn.Module()
+        self.param_names: Dict[str, str] = {}    # weight / node name -> root attribute
+        self.param_values: Dict[str, np.ndarray] = {}
+        self._function_modules: Dict[str, str] = {}
+        self._scopes: List[_Scope] = []
+        self._taken: Set[str] = set()
+
+    # --- parsing -------------------------------------------------------------------------------
+    def _parse_nodes(self, nodes: Sequence[Any], where: str) -> Dict[str, NodeDef]:
+        out: Dict[str, NodeDef] = {}
+        for obj in nodes:
+            node = NodeDef.from_json(obj, f"{self.where} ({where})")
+            if node.name in out:
+                raise GraphError(f"{self.where}: duplicate node name '{node.name}' in {where}")
+            out[node.name] = node
+        return out
+
+    def check_supported(self) -> None:
+        """Raise one UnsupportedOpError naming every op without an emitter (functions included)."""
+        missing: Dict[str, List[str]] = {}
+        all_nodes: List[NodeDef] = list(self.nodes.values())
+        for fname, fdef in self.function_defs.items():
+            all_nodes += self._parse_nodes(fdef.get("nodeDef", []) or [], f"function {fname}").values()
+        for node in all_nodes:
+            if get_op(node.op) is None:
+                missing.setdefault(node.op, []).append(node.name)
+        if missing:
+            raise UnsupportedOpError(missing, "Register emitters with torch_tfjs.register_op('<Op>').")
+
+    # --- names ---------------------------------------------------------------------------------
+    def _unique(self, base: str) -> str:
+        name = sanitize(base)
+        candidate, i = name, 1
+        while candidate in self._taken or hasattr(self.root, candidate):
+            candidate = f"{name}_{i}"
+            i += 1
+        self._taken.add(candidate)
+        return candidate
+
+    @property
+    def scope(self) -> _Scope:
+        return self._scopes[-1]
+
+    def _get_attr(self, target: str) -> fx.Node:
+        scope = self.scope
+        if target not in scope.attrs:
+            scope.attrs[target] = scope.graph.get_attr(target)
+        return scope.attrs[target]
+
+    # --- constants -----------------------------------------------------------------------------
+    def const(self, node: NodeDef) -> Value:
+        """A Const node: float → trainable parameter; others → static value."""
+        key = f"{self.scope.weight_prefix}{node.name}"
+        weights = self.artifact.weights
+        if key in weights:
+            array = weights[key]
+        elif node.name in weights:
+            array = weights[node.name]
+        else:
+            raise GraphError(f"{self.where}: Const node '{node.name}' has no weight '{key}' in the "
+                             "manifest")
+        dtype = TF_DTYPES.get(node.attrs.get("dtype", "DT_FLOAT"), torch.float32)
+        if array.dtype == object:
+            return Static(array, node.name)
+        if dtype == torch.float32 and array.dtype == np.float32:
+            if key not in self.param_names:
+                attr = self._unique(key)
+                tensor = torch.from_numpy(array if array.flags.writeable else array.copy())
+                self.root.register_parameter(attr, nn.Parameter(tensor))
+                self.param_names[key] = attr
+                self.param_values[attr] = array
+            return self._get_attr(self.param_names[key])
+        tensor = _as_tensor(np.array(array))
+        if isinstance(dtype, torch.dtype) and tensor.dtype != dtype:
+            tensor = tensor.to(dtype)
+        return Static(tensor, node.name)
+
+    def static_value(self, value: Value) -> Any:
+        """The import-time value behind ``value`` (numpy / Python object), or None."""
+        if isinstance(value, Static):
+            v = value.value
+            if isinstance(v, torch.Tensor):
+                return v.detach().cpu().numpy()
+            return v
+        if isinstance(value, fx.Node) and value.op == "get_attr" and value.target in self.param_values:
+            return self.param_values[value.target]
+        return None
+
+    def materialize(self, value: Any) -> Any:
+        """A value usable as an fx argument in the current graph."""
+        if isinstance(value, Static):
+            v = value.value
+            if isinstance(v, torch.Tensor):
+                scope = self.scope
+                if id(value) not in scope.materialized:
+                    attr = self._unique("c_" + (value.name or "const"))
+                    self.root.register_buffer(attr, v.detach().clone() if v.requires_grad else v)
+                    scope.materialized[id(value)] = self._get_attr(attr)
+                return scope.materialized[id(value)]
+            if isinstance(v, np.ndarray):
+                if v.dtype == object:
+                    raise GraphError(f"{self.where}: string tensor '{value.name}' is needed at run "
+                                     "time; torch graphs cannot hold strings")
+                return self.materialize(Static(_as_tensor(v), value.name))
+            if isinstance(v, (list, tuple)):
+                return _map(v, lambda x: self.materialize(x) if isinstance(x, (Static, torch.Tensor)) else x)
+            return v
+        if isinstance(value, torch.Tensor):
+            return self.materialize(Static(value))
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, np.ndarray):
+            return self.materialize(Static(_as_tensor(value)))
+        return value
+
+    # --- emitting ------------------------------------------------------------------------------
+    def emit_call(self, opnode: OpNode, fn: Callable[..., Any], args: Tuple[Any, ...],
+                  kwargs: Dict[str, Any]) -> Value:
+        dynamic = any(isinstance(a, fx.Node) for a in _flatten((args, kwargs)))
+        if not dynamic:
+            def unwrap(a: Any) -> Any:
+                if isinstance(a, Static):
+                    return _as_tensor(a.value)
+                return _as_tensor(a) if isinstance(a, np.ndarray) else a
+            try:
+                with torch.no_grad():
+                    result = fn(*_map(args, unwrap), **_map(kwargs, unwrap))
+            except Exception as exc:  # report which node failed, with the cause
+                raise opnode.error(f"constant folding failed: {type(exc).__name__}: {exc}") from exc
+            return Static(result, opnode.name)
+        args = _map(args, self.materialize)
+        kwargs = _map(kwargs, self.materialize)
+        return self.scope.graph.call_function(fn, tuple(args), kwargs)
+
+    def split(self, value: Value, n: int) -> List[Value]:
+        if isinstance(value, Static):
+            v = value.value
+            return [Static(v[i], f"{value.name}_{i}") for i in range(n)]
+        import operator
+        return [self.scope.graph.call_function(operator.getitem, (value, i)) for i in range(n)]
+
+    # --- library functions ---------------------------------------------------------------------
+    def function_value(self, name: Any, opnode: OpNode) -> fx.Node:
+        if not isinstance(name, str) or name not in self.function_defs:
+            raise opnode.error(f"references library function {name!r}, which the graph lacks")
+        if name not in self._function_modules:
+            module = self.build_function(name)
+            attr = self._unique("fn_" + name)
+            self.root.add_module(attr, module)
+            self._function_modules[name] = attr
+        return self._get_attr(self._function_modules[name])
+
+    def build_function(self, name: str) -> fx.GraphModule:
+        """A library function as a GraphModule taking its input args positionally and returning
+        a tuple of its output args."""
+        fdef = self.function_defs[name]
+        signature = fdef.get("signature") or {}
+        nodes = self._parse_nodes(fdef.get("nodeDef", []) or [], f"function {name}")
+        scope = _Scope(fx.Graph(), nodes, weight_prefix=f"{name}/")
+        self._scopes.append(scope)
+        try:
+            for arg in signature.get("inputArg", []) or []:
+                scope.args[arg["name"]] = scope.graph.placeholder(sanitize(arg["name"]))
+            ret = fdef.get("ret", {}) or {}
+            refs = []
+            for arg in signature.get("outputArg", []) or []:
+                text = ret.get(arg["name"])
+                if text is None:
+                    raise GraphError(f"{self.where}: function '{name}' has no ret for '{arg['name']}'")
+                from .node import parse_input
+                refs.append(parse_input(text)[0])
+            outs = [self.materialize(self.value_of(r)) for r in refs]
+            scope.graph.output(tuple(outs))
+        finally:
+            self._scopes.pop()
+        return fx.GraphModule(self.root, scope.graph, class_name=sanitize(name))
+
+    # --- graph walking ---------------------------------------------------------------------------
+    def _output_index(self, ref: TensorRef) -> int:
+        if ref.out_arg is None:
+            return ref.index
+        producer = self.scope.nodes.get(ref.node)
+        entry = get_op(producer.op) if producer else None
+        if entry and entry.output_args and ref.out_arg in entry.output_args:
+            return entry.output_args.index(ref.out_arg) + ref.index
+        return ref.index
+
+    def value_of(self, ref: TensorRef) -> Value:
+        scope = self.scope
+        if ref.node in scope.args and ref.node not in scope.nodes:
+            return scope.args[ref.node]
+        if ref.node not in scope.nodes:
+            raise GraphError(f"{self.where}: reference to unknown node '{ref.node}'")
+        index = self._output_index(ref)
+        if ref.node not in scope.emitted:
+            self._emit_closure(ref.node)
+        key = (ref.node, index)
+        if key not in scope.values:
+            raise GraphError(f"{self.where}: node '{ref.node}' has no output {index}")
+        return scope.values[key]
+
+    def _emit_closure(self, target: str) -> None:
+        """Emit ``target`` and everything it needs, in dependency order (iterative DFS)."""
+        scope = self.scope
+        done = scope.emitted
+        stack: List[Tuple[str, bool]] = [(target, False)]
+        visiting: Set[str] = set()
+        while stack:
+            name, expanded = stack.pop()
+            if name in done:
+                continue
+            node = scope.nodes[name]
+            if expanded:
+                visiting.discard(name)
+                self._emit_node(node)
+                continue
+            if name in visiting:
+                continue
+            visiting.add(name)
+            stack.append((name, True))
+            for ref in node.inputs:
+                if node.op == "NextIteration" or ref.node in done:
+                    continue
+                if ref.node in scope.args and ref.node not in scope.nodes:
+                    continue
+                if ref.node not in scope.nodes:
+                    raise GraphError(f"{self.where}: node '{name}' reads unknown node '{ref.node}'")
+                if ref.node in visiting:
+                    raise GraphError(f"{self.where}: cycle through node '{ref.node}' (control flow v1 "
+                                     "loops need their Enter/NextIteration structure)")
+                stack.append((ref.node, False))
+
+    def _emit_node(self, node: NodeDef) -> None:
+        scope = self.scope
+        entry = get_op(node.op)
+        if entry is None:
+            raise UnsupportedOpError({node.op: [node.name]})
+        inputs = [self.value_of(ref) for ref in node.inputs] if node.op != "NextIteration" else []
+        result = entry.emitter(OpNode(node, inputs, self))
+        results = list(result) if isinstance(result, (list, tuple)) else [result]
+        for i, value in enumerate(results):
+            scope.values[(node.name, i)] = value
+        scope.emitted.add(node.name)
+
+    def build(self, feeds: Sequence[Tuple[str, TensorRef]], outputs: Sequence[TensorRef]) -> fx.GraphModule:
+        """The main graph with ``feeds`` as placeholders (in order) and ``outputs`` returned."""
+        scope = _Scope(fx.Graph(), self.nodes)
+        self._scopes.append(scope)
+        try:
+            for name, ref in feeds:
+                scope.values[(ref.node, ref.index)] = scope.graph.placeholder(sanitize(name))
+                scope.emitted.add(ref.node)
+            outs = [self.materialize(self.value_of(ref)) for ref in outputs]
+            scope.graph.output(outs[0] if len(outs) == 1 else tuple(outs))
+        finally:
+            self._scopes.pop()
+        return fx.GraphModule(self.root, scope.graph, class_name="TfjsGraph")
+
+
+@dataclass
+class _IO:
+    key: str                  # signature key, or the node name without signature
+    ref: TensorRef
+    dtype: Union[torch.dtype, str, None]
+    shape: Optional[List[int]]
+
+
+def _signature_io(entries: Mapping[str, Any]) -> List[_IO]:
+    out = []
+    for key, info in entries.items():
+        ref = TensorRef(*_split_tensor_name(info.get("name", key)))
+        shape = None
+        tshape = info.get("tensorShape")
+        if isinstance(tshape, dict) and not tshape.get("unknownRank"):
+            shape = [int(d.get("size", -1)) for d in tshape.get("dim", [])]
+        out.append(_IO(key, ref, TF_DTYPES.get(info.get("dtype", ""), None), shape))
+    return out
+
+
+def _split_tensor_name(name: str) -> Tuple[str, int]:
+    if ":" in name:
+        base, _, idx = name.rpartition(":")
+        if idx.isdigit():
+            return base, int(idx)
+    return name, 0
+
+
+class GraphModel(nn.Module):
+    """A tfjs GraphModel as an ``nn.Module`` around a ``torch.fx.GraphModule``.
+
+    ``model(*inputs)`` takes inputs in signature order (or a dict keyed by signature key or node
+    name) and returns one tensor or a list in ``output_names`` order.
+    """
+
+    def __init__(self, importer: GraphImporter, inputs: List[_IO], outputs: List[_IO]):
+        super().__init__()
+        self._importer = importer
+        self._inputs = inputs
+        self._outputs = outputs
+        self.graph_module = importer.build([(io.key, io.ref) for io in inputs], [io.ref for io in outputs])
+        self.metadata: Optional[Dict[str, Any]] = importer.artifact.user_defined_metadata
+        self.signature = importer.artifact.signature
+        self._executors: Dict[Tuple[Tuple[str, ...], Tuple[str, ...]], fx.GraphModule] = {}
+
+    @property
+    def input_names(self) -> List[str]:
+        return [io.key for io in self._inputs]
+
+    @property
+    def output_names(self) -> List[str]:
+        return [io.key for io in self._outputs]
+
+    @property
+    def parameter_names(self) -> Dict[str, str]:
+        """Const node (weight) name → parameter attribute name in ``graph_module``."""
+        return dict(self._importer.param_names)
+
+    def _match_input(self, key: str) -> int:
+        for i, io in enumerate(self._inputs):
+            if key in (io.key, io.ref.node, f"{io.ref.node}:{io.ref.index}"):
+                return i
+        raise ModelInputError(f"unknown input {key!r}; inputs: {self.input_names}")
+
+    def _prepare(self, args: Sequence[Any]) -> List[torch.Tensor]:
+        if len(args) == 1 and isinstance(args[0], Mapping):
+            values: List[Any] = [None] * len(self._inputs)
+            for key, v in args[0].items():
+                values[self._match_input(key)] = v
+            missing = [io.key for io, v in zip(self._inputs, values) if v is None]
+            if missing:
+                raise ModelInputError(f"missing input(s) {missing}")
+        elif len(args) == 1 and isinstance(args[0], (list, tuple)) and len(self._inputs) > 1:
+            values = list(args[0])
+        else:
+            values = list(args)
+        if len(values) != len(self._inputs):
+            raise ModelInputError(f"the graph takes {len(self._inputs)} input(s) {self.input_names}, "
+                                  f"got {len(values)}")
+        out = []
+        for io, v in zip(self._inputs, values):
+            t = v if isinstance(v, torch.Tensor) else torch.as_tensor(np.asarray(v))
+            if isinstance(io.dtype, torch.dtype) and t.dtype != io.dtype:
+                t = t.to(io.dtype)
+            out.append(t)
+        return out
+
+    def forward(self, *args: Any) -> Any:
+        result = self.graph_module(*self._prepare(args))
+        return list(result) if isinstance(result, tuple) else result
+
+    def execute(self, inputs: Any, outputs: Optional[Sequence[str]] = None) -> Any:
+        """Run the graph returning arbitrary node outputs (``"node"`` or ``"node:k"``), as tfjs
+        ``GraphModel.execute`` does. ``inputs``: a dict by name, a list, or one tensor."""
+        if outputs is None:
+            return self.forward(inputs) if not isinstance(inputs, (list, tuple)) else self.forward(*inputs)
+        names = [outputs] if isinstance(outputs, str) else list(outputs)
+        refs = [TensorRef(*_split_tensor_name(n)) for n in names]
+        tensors = self._prepare([inputs] if isinstance(inputs, Mapping) else
+                                (list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]))
+        key = (tuple(io.key for io in self._inputs), tuple(names))
+        if key not in self._executors:
+            module = self._importer.build([(io.key, io.ref) for io in self._inputs], refs)
+            param = next(self.graph_module.parameters(), None)
+            self._executors[key] = module.to(param.device) if param is not None else module
+        result = self._executors[key](*tensors)
+        if isinstance(outputs, str):
+            return result
+        return list(result) if isinstance(result, tuple) else [result]
+
+
+def graph_io(importer: GraphImporter) -> Tuple[List[_IO], List[_IO]]:
+    """Inputs and outputs: the signature's, else tfjs's defaults (Placeholders; childless nodes)."""
+    signature = importer.artifact.signature or {}
+    if signature.get("inputs") or signature.get("outputs"):
+        inputs = _signature_io(signature.get("inputs") or {})
+        outputs = _signature_io(signature.get("outputs") or {})
+        for io in inputs + outputs:
+            if io.ref.node not in importer.nodes:
+                raise GraphError(f"{importer.where}: signature names node '{io.ref.node}', which the "
+                                 "graph lacks")
+        if not outputs:
+            raise GraphError(f"{importer.where}: signature has no outputs")
+        return inputs, outputs
+    consumers: Set[str] = set()
+    for node in importer.nodes.values():
+        consumers.update(r.node for r in node.inputs)
+        consumers.update(node.control_inputs)
+    inputs = [_IO(n.name, TensorRef(n.name), TF_DTYPES.get(n.attrs.get("dtype", ""), None),
+                  n.attrs.get("shape")) for n in importer.nodes.values() if n.op == "Placeholder"]
+    outputs = [_IO(n.name, TensorRef(n.name), None, None) for n in importer.nodes.values()
+               if n.name not in consumers and n.op not in ("NoOp", "Placeholder", "Const")]
+    if not outputs:
+        raise GraphError(f"{importer.where}: the graph has no output node")
+    return inputs, outputs
+
+
+def build_graph_model(artifact: ModelArtifact, *,
+                      device: Optional[Union[str, torch.device]] = None) -> GraphModel:
+    if artifact.model_topology is None:
+        raise ModelJSONError(f"{artifact.source}: modelTopology is null")
+    importer = GraphImporter(artifact)
+    importer.check_supported()
+    inputs, outputs = graph_io(importer)
+    model = GraphModel(importer, inputs, outputs)
+    model.eval()
+    if device is not None:
+        model.to(device)
+    return model
+
+
+def load_graph_model(src: PathLike, *, device: Optional[Union[str, torch.device]] = None,
+                     **read_options: Any) -> GraphModel:
+    """Load a tfjs GraphModel (folder, model.json, ``file://`` or ``http(s)://`` URL)."""
+    artifact = read_artifact(src, **read_options)
+    if not artifact.is_graph_model:
+        raise ModelJSONError(f"{artifact.source}: format is '{artifact.format}', not a GraphModel "
+                             "(use torch_tfjs.load_layers_model or torch_tfjs.load)")
+    return build_graph_model(artifact, device=device)

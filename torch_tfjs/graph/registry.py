@@ -1,0 +1,113 @@
+"""The one registry of graph-op emitters: TF op name → emitter.
+
+An emitter is ``fn(node: OpNode) -> value | list[value]``: it reads the node's attributes and
+inputs and emits torch calls with ``node.call(torch_fn, *args, **kwargs)``. One file per tfjs
+op-list category lives in :mod:`torch_tfjs.graph.ops`::
+
+    @register_op("AddV2", "Add")
+    def add(node: OpNode):
+        return node.call(torch.add, node.input(0), node.input(1))
+
+Ops whose TF OpDef has several *named* output args declare them (``output_args``) so that
+references inside library functions (``"node:indices:0"``) resolve to the right output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class OpEntry:
+    emitter: Callable
+    #: Named output args in OpDef order, when the op has more than one; each takes one tensor.
+    output_args: Tuple[str, ...] = ()
+
+
+_EMITTERS: Dict[str, OpEntry] = {}
+
+#: The 242 op names the tfjs 4.22 runtime maps (tfjs-converter op lists), by category.
+TFJS_OPS: Dict[str, Tuple[str, ...]] = {
+    "arithmetic": ("Add AddV2 AddN BiasAdd Sub RealDiv Div DivNoNan FloorDiv Mul Maximum Minimum "
+                   "Pow SquaredDifference Mod FloorMod").split(),
+    "basic_math": ("Abs Acos Asin Atan Atan2 Ceil ClipByValue Complex ComplexAbs Cos Cosh Elu Exp "
+                   "Floor Log Imag Neg Real Prelu Relu Relu6 Selu Sigmoid Sin Sinh Sqrt Rsqrt "
+                   "Square Tan Tanh Sign Round Expm1 Log1p Reciprocal Softplus Asinh Acosh Atanh "
+                   "Erf LeakyRelu IsNan IsFinite IsInf").split(),
+    "control": ("EmptyTensorList LoopCond Switch Merge Enter Exit NextIteration TensorArrayV3 "
+                "TensorArrayWriteV3 TensorArrayReadV3 TensorArrayGatherV3 TensorArrayScatterV3 "
+                "TensorArrayConcatV3 TensorArraySplitV3 TensorArraySizeV3 TensorArrayCloseV3 "
+                "StatelessIf If StatelessWhile While TensorListScatter TensorListScatterV2 "
+                "TensorListGather TensorListGetItem TensorListSetItem TensorListReserve "
+                "TensorListFromTensor TensorListStack TensorListSplit TensorListConcat "
+                "TensorListConcatV2 TensorListPopBack TensorListPushBack TensorListLength "
+                "TensorListResize").split(),
+    "convolution": ("AvgPool MaxPool MaxPoolWithArgmax AvgPool3D MaxPool3D Conv1D Conv2D "
+                    "_FusedConv2D Conv2DBackpropInput DepthwiseConv2d DepthwiseConv2dNative "
+                    "FusedDepthwiseConv2dNative Conv3D Dilation2D").split(),
+    "creation": ("Fill LinSpace OneHot Ones OnesLike RandomStandardNormal RandomUniform "
+                 "RandomUniformInt Range TruncatedNormal Zeros ZerosLike Multinomial").split(),
+    "dynamic": ("NonMaxSuppressionV2 NonMaxSuppressionV3 NonMaxSuppressionV4 NonMaxSuppressionV5 "
+                "Where ListDiff").split(),
+    "evaluation": "LowerBound TopKV2 UpperBound Unique UniqueV2".split(),
+    "graph": ("PlaceholderWithDefault Placeholder Const Identity IdentityN Snapshot Rank Size "
+              "Shape ShapeN Print NoOp StopGradient FakeQuantWithMinMaxVars").split(),
+    "hash_table": ("HashTable HashTableV2 LookupTableImport LookupTableImportV2 LookupTableFind "
+                   "LookupTableFindV2 LookupTableSize LookupTableSizeV2 InitializeTable "
+                   "InitializeTableV2").split(),
+    "image": "ResizeBilinear ResizeNearestNeighbor CropAndResize ImageProjectiveTransformV3".split(),
+    "logical": ("Equal NotEqual Greater GreaterEqual Less LessEqual LogicalAnd LogicalNot "
+                "LogicalOr Select SelectV2 BitwiseAnd").split(),
+    "matrices": "_FusedMatMul MatMul BatchMatMul BatchMatMulV2 Transpose Einsum MatrixBandPart".split(),
+    "normalization": ("EuclideanNorm FusedBatchNorm FusedBatchNormV2 FusedBatchNormV3 LRN Softmax "
+                      "LogSoftmax").split(),
+    "reduction": ("Bincount DenseBincount Max Mean Min Sum All Any ArgMax ArgMin Prod Cumprod "
+                  "Cumsum").split(),
+    "slice_join": ("ConcatV2 Concat GatherV2 Gather Reverse ReverseV2 Slice StridedSlice Pack "
+                   "Unpack Tile Split SplitV ScatterNd GatherNd SparseToDense "
+                   "TensorScatterUpdate").split(),
+    "sparse": "SparseFillEmptyRows SparseReshape SparseSegmentMean SparseSegmentSum".split(),
+    "spectral": "FFT IFFT RFFT IRFFT".split(),
+    "string": "StaticRegexReplace StringNGrams StringSplit StringToHashBucketFast".split(),
+    "transformation": ("Cast ExpandDims MirrorPad Pad PadV2 Reshape EnsureShape Squeeze "
+                       "SpaceToBatchND BatchToSpaceND DepthToSpace BroadcastTo "
+                       "BroadcastArgs").split(),
+}
+
+
+def register_op(op_name: str, *aliases: str, output_args: Sequence[str] = (),
+                override: bool = False) -> Callable[[_T], _T]:
+    """Decorator registering an emitter for ``op_name`` (and aliases)."""
+
+    def decorator(emitter: _T) -> _T:
+        for name in (op_name, *aliases):
+            if name in _EMITTERS and not override and _EMITTERS[name].emitter is not emitter:
+                raise ValueError(f"an emitter for op '{name}' is already registered "
+                                 "(pass override=True to replace it)")
+            _EMITTERS[name] = OpEntry(emitter, tuple(output_args))  # type: ignore[arg-type]
+        return emitter
+
+    return decorator
+
+
+def get_op(op_name: str) -> Optional[OpEntry]:
+    _ensure_loaded()
+    return _EMITTERS.get(op_name)
+
+
+def supported_ops() -> List[str]:
+    _ensure_loaded()
+    return sorted(_EMITTERS)
+
+
+_loaded = False
+
+
+def _ensure_loaded() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        from . import ops  # noqa: F401  (imports every category module)

@@ -1,0 +1,142 @@
+"""Read a tfjs artifact (model.json + weights) into a typed :class:`ModelArtifact`.
+
+This module knows the file format only: nothing here knows about layers or ops.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from ..errors import ModelJSONError
+from .sources import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, ModelSource, PathLike, open_source
+from .weights import WeightGroup, WeightSpec, decode_manifest, parse_manifest
+
+LAYERS_MODEL = "layers-model"
+GRAPH_MODEL = "graph-model"
+
+
+@dataclass
+class ModelArtifact:
+    """Everything a tfjs ``model.json`` holds, with its weights decoded.
+
+    ``weights`` holds the model's own weights (manifest ``group`` absent or ``"model"``);
+    ``optimizer_weights`` the entries saved with ``group: "optimizer"``.
+    """
+
+    source: str
+    format: str
+    model_topology: Optional[Dict[str, Any]]
+    weight_specs: List[WeightSpec]
+    weights: Dict[str, np.ndarray] = field(default_factory=dict)
+    optimizer_weights: Dict[str, np.ndarray] = field(default_factory=dict)
+    generated_by: Optional[str] = None
+    converted_by: Optional[str] = None
+    training_config: Optional[Dict[str, Any]] = None
+    signature: Optional[Dict[str, Any]] = None
+    user_defined_metadata: Optional[Dict[str, Any]] = None
+    model_initializer: Optional[Dict[str, Any]] = None
+    initializer_signature: Optional[Dict[str, Any]] = None
+    #: The parsed model.json as read (for tools that need keys this class does not model).
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+    weight_groups: List[WeightGroup] = field(default_factory=list, repr=False)
+
+    @property
+    def is_layers_model(self) -> bool:
+        return self.format == LAYERS_MODEL
+
+    @property
+    def is_graph_model(self) -> bool:
+        return self.format == GRAPH_MODEL
+
+    @property
+    def weight_bytes(self) -> int:
+        """Bytes of decoded weight data (model and optimizer)."""
+        return int(sum(a.nbytes for a in self.weights.values() if a.dtype != object)
+                   + sum(a.nbytes for a in self.optimizer_weights.values() if a.dtype != object))
+
+
+def detect_format(model_json: Dict[str, Any], where: str) -> str:
+    """``format`` when present, else guessed from the topology's shape."""
+    fmt = model_json.get("format")
+    if fmt in (LAYERS_MODEL, GRAPH_MODEL):
+        return fmt
+    if fmt is not None:
+        raise ModelJSONError(f"{where}: unknown format {fmt!r} (expected '{LAYERS_MODEL}' or '{GRAPH_MODEL}')")
+    topology = model_json.get("modelTopology")
+    if isinstance(topology, dict):
+        if "node" in topology or "library" in topology or "versions" in topology:
+            return GRAPH_MODEL
+        if {"class_name", "model_config", "keras_version", "config"} & set(topology):
+            return LAYERS_MODEL
+    raise ModelJSONError(f"{where}: no 'format' key and the topology is neither a Keras config "
+                         "nor a GraphDef")
+
+
+def parse_model_json(data: bytes, where: str) -> Dict[str, Any]:
+    try:
+        parsed = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ModelJSONError(f"{where}: not UTF-8 text ({exc})") from exc
+    except json.JSONDecodeError as exc:
+        raise ModelJSONError(f"{where}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    if not isinstance(parsed, dict):
+        raise ModelJSONError(f"{where}: top level must be a JSON object")
+    if "modelTopology" not in parsed:
+        raise ModelJSONError(f"{where}: missing required key 'modelTopology'")
+    if "weightsManifest" not in parsed:
+        raise ModelJSONError(f"{where}: missing required key 'weightsManifest'")
+    if parsed["modelTopology"] is not None and not isinstance(parsed["modelTopology"], dict):
+        raise ModelJSONError(f"{where}: 'modelTopology' must be an object")
+    return parsed
+
+
+def _optional_dict(model_json: Dict[str, Any], key: str, where: str) -> Optional[Dict[str, Any]]:
+    value = model_json.get(key)
+    if value is not None and not isinstance(value, dict):
+        raise ModelJSONError(f"{where}: '{key}' must be an object")
+    return value
+
+
+def read_artifact(src: PathLike, *, load_weights: bool = True, timeout: float = DEFAULT_TIMEOUT,
+                  max_bytes: int = DEFAULT_MAX_BYTES,
+                  cache_dir: Optional[PathLike] = None) -> ModelArtifact:
+    """Read ``model.json`` and (unless ``load_weights=False``) decode every weight.
+
+    ``src``: a folder holding model.json, the JSON file itself (any name), a ``file://`` URL or
+    an ``http(s)://`` URL. Shards are resolved relative to model.json; a URL's query string is
+    kept on shard URLs, as tfjs does. ``cache_dir`` caches downloads on disk.
+    """
+    source: ModelSource = open_source(src, timeout=timeout, max_bytes=max_bytes, cache_dir=cache_dir)
+    where = source.model_file
+    model_json = parse_model_json(source.read_model_json(), where)
+    fmt = detect_format(model_json, where)
+    topology = model_json.get("modelTopology")
+    groups = parse_manifest(model_json.get("weightsManifest"), where)
+    specs = [spec for group in groups for spec in group.specs]
+
+    metadata = _optional_dict(model_json, "userDefinedMetadata", where)
+    training_config = _optional_dict(model_json, "trainingConfig", where)
+    if training_config is None and isinstance(topology, dict):
+        nested = topology.get("training_config")
+        training_config = nested if isinstance(nested, dict) else None
+    signature = _optional_dict(model_json, "signature", where)
+    if signature is None and metadata and isinstance(metadata.get("signature"), dict):
+        signature = metadata["signature"]
+
+    artifact = ModelArtifact(
+        source=where, format=fmt, model_topology=topology, weight_specs=specs,
+        generated_by=model_json.get("generatedBy"), converted_by=model_json.get("convertedBy"),
+        training_config=training_config, signature=signature, user_defined_metadata=metadata,
+        model_initializer=_optional_dict(model_json, "modelInitializer", where),
+        initializer_signature=_optional_dict(model_json, "initializerSignature", where),
+        raw=model_json, weight_groups=groups)
+    if load_weights:
+        decoded = decode_manifest(groups, source.read_relative, source.describe)
+        for spec in specs:
+            target = artifact.optimizer_weights if spec.group == "optimizer" else artifact.weights
+            target[spec.name] = decoded[spec.name]
+    return artifact

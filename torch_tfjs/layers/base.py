@@ -1,0 +1,267 @@
+"""The contract between the LayersModel builder and the per-family layer converters.
+
+A converter is registered for a Keras class name (see :mod:`.registry`) and called with a
+:class:`LayerSpec`; it returns an ``nn.Module``, normally a :class:`KerasLayer`. Parameters are
+created from the artifact's weights (``spec.weight("kernel", 0)``), so no shape inference is
+needed: the manifest knows every weight's shape.
+
+Tensors between layers are in tfjs's layout (channels-last). Layers that run torch kernels
+wanting NCHW view their input with :func:`torch_tfjs._layout.to_nchw` (a stride change, no data
+movement) and keep weights in torch's layout; :class:`KerasWeight` remembers how to map them
+back to the Keras layout for saving.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import LayerConfigError, WeightMismatchError
+
+Tensors = Union[torch.Tensor, List[torch.Tensor]]
+
+
+@dataclass
+class WeightRef:
+    """A weight taken from the manifest: its full manifest name and its value."""
+
+    name: str
+    value: np.ndarray
+
+
+class WeightScope:
+    """The manifest weights visible to one layer, keyed by the path after the layer's prefix.
+
+    Lookup follows tfjs (``container.ts: loadWeights``) and Keras 3: the exact suffix first
+    (``kernel``), then the last path token alone (``lstm_cell/kernel`` → ``kernel``: TF ≥ 2.2
+    inserts the cell name), then the weight's creation index (Keras 3 names weights
+    ``<layer>/0``, ``<layer>/1`` ...).
+    """
+
+    def __init__(self, entries: Dict[str, WeightRef], owner: str, consumed: Set[str]):
+        self.entries = entries
+        self.owner = owner
+        self._consumed = consumed
+
+    def _find(self, name: str, index: Optional[int]) -> Optional[WeightRef]:
+        if name in self.entries:
+            return self.entries[name]
+        tail = [k for k in self.entries if k.rsplit("/", 1)[-1] == name]
+        if len(tail) == 1:
+            return self.entries[tail[0]]
+        if index is not None and str(index) in self.entries:
+            return self.entries[str(index)]
+        return None
+
+    def get(self, name: str, index: Optional[int] = None, *, required: bool = True) -> Optional[WeightRef]:
+        """The weight called ``name`` (``index`` = its Keras creation order, for Keras 3 names)."""
+        ref = self._find(name, index)
+        if ref is None:
+            if not required:
+                return None
+            have = ", ".join(sorted(self.entries)) or "none"
+            raise WeightMismatchError(
+                f"layer '{self.owner}': no weight '{name}' in the manifest (weights under this "
+                f"layer: {have})")
+        self._consumed.add(ref.name)
+        return ref
+
+    def sub(self, prefix: str, owner: Optional[str] = None) -> "WeightScope":
+        """The scope of a nested layer whose weights live under ``prefix/``."""
+        start = prefix + "/"
+        entries = {k[len(start):]: v for k, v in self.entries.items() if k.startswith(start)}
+        return WeightScope(entries, owner or f"{self.owner}/{prefix}", self._consumed)
+
+    def has_prefix(self, prefix: str) -> bool:
+        start = prefix + "/"
+        return any(k.startswith(start) for k in self.entries)
+
+    def names(self) -> List[str]:
+        return list(self.entries)
+
+
+@dataclass
+class LayerSpec:
+    """What a converter gets: a layer's class, name, config and weights."""
+
+    class_name: str
+    name: str
+    config: Dict[str, Any]
+    weights: WeightScope
+    #: Builds a nested layer from a ``{class_name, config}`` dict (wrappers, RNN cells, models).
+    build_child: Callable[[Dict[str, Any], WeightScope], nn.Module] = field(repr=False, default=None)  # type: ignore[assignment]
+    #: Where the artifact came from (for messages).
+    source: str = ""
+    #: ``generatedBy`` of the artifact, e.g. "TensorFlow.js tfjs-layers v4.22.0" or "keras v2.15.0".
+    generated_by: Optional[str] = None
+
+    @property
+    def trainable(self) -> bool:
+        return bool(self.config.get("trainable", True))
+
+    def weight(self, name: str, index: Optional[int] = None) -> WeightRef:
+        ref = self.weights.get(name, index)
+        assert ref is not None
+        return ref
+
+    def optional_weight(self, name: str, index: Optional[int] = None) -> Optional[WeightRef]:
+        return self.weights.get(name, index, required=False)
+
+    def require(self, key: str) -> Any:
+        if key not in self.config:
+            raise LayerConfigError(f"layer '{self.name}' ({self.class_name}): config lacks '{key}'")
+        return self.config[key]
+
+    def error(self, message: str) -> LayerConfigError:
+        return LayerConfigError(f"layer '{self.name}' ({self.class_name}): {message}")
+
+
+@dataclass
+class KerasWeight:
+    """How one Keras weight maps onto a torch tensor of the layer.
+
+    ``torch = keras.permute(permutation).reshape(torch_shape)``; saving inverts it.
+    """
+
+    manifest_name: str
+    attr: str
+    keras_shape: Tuple[int, ...]
+    permutation: Optional[Tuple[int, ...]] = None
+    trainable: bool = True
+
+    def to_keras(self, tensor: torch.Tensor) -> torch.Tensor:
+        t = tensor.detach()
+        if self.permutation is None:
+            return t.reshape(self.keras_shape)
+        permuted_shape = tuple(self.keras_shape[p] for p in self.permutation)
+        inverse = tuple(int(i) for i in np.argsort(self.permutation))
+        return t.reshape(permuted_shape).permute(inverse)
+
+
+def to_tensor(value: np.ndarray, dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+    """A torch tensor sharing memory with ``value`` when possible (weights are writable views)."""
+    array = np.asarray(value)
+    if not array.flags.writeable:
+        array = array.copy()
+    tensor = torch.from_numpy(array)
+    return tensor.to(dtype) if dtype is not None and tensor.dtype != dtype else tensor
+
+
+class KerasLayer(nn.Module):
+    """Base class of converted layers.
+
+    Subclasses implement ``forward(inputs, mask=None, training=None)`` (extra keyword arguments
+    are accepted but only those two are passed) and may override :meth:`compute_mask`.
+    ``inputs`` is one tensor, or a list for layers called on several tensors.
+    ``training=None`` means "follow ``self.training``" (``model.train()`` / ``model.eval()``).
+    """
+
+    #: Whether the layer passes an incoming mask through unchanged (Keras ``supports_masking``).
+    supports_masking: bool = False
+    #: Whether the layer can create a mask from none (Embedding(mask_zero), Masking): the
+    #: builder then calls :meth:`compute_mask` even when no mask comes in.
+    produces_mask: bool = False
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__()
+        self.keras_name = spec.name
+        self.keras_class = spec.class_name
+        self.keras_config = spec.config
+        self.keras_trainable = spec.trainable
+        self._keras_weights: List[KerasWeight] = []
+
+    # --- weights ---------------------------------------------------------------------------
+    def add_keras_weight(self, attr: str, ref: WeightRef, *, trainable: bool = True,
+                         permutation: Optional[Sequence[int]] = None,
+                         torch_shape: Optional[Sequence[int]] = None,
+                         memory_format: Optional[torch.memory_format] = None) -> torch.Tensor:
+        """Register ``ref`` as parameter (trainable) or buffer ``attr`` in torch layout.
+
+        The value is permuted by ``permutation`` then reshaped to ``torch_shape``. A weight is a
+        parameter with ``requires_grad`` only if both it and the layer are trainable; otherwise
+        still a parameter but frozen when ``trainable`` is True and the layer is not, or a buffer
+        for non-trainable state (moving statistics).
+        """
+        value = to_tensor(ref.value)
+        if value.dtype == torch.float64:
+            value = value.float()
+        perm = tuple(permutation) if permutation is not None else None
+        if perm is not None:
+            value = value.permute(perm)
+        if torch_shape is not None:
+            value = value.reshape(tuple(torch_shape))
+        if memory_format is not None and value.dim() == 4:
+            value = value.contiguous(memory_format=memory_format)
+        elif perm is not None or not value.is_contiguous():
+            value = value.contiguous()
+        if trainable:
+            param = nn.Parameter(value, requires_grad=self.keras_trainable and value.is_floating_point())
+            self.register_parameter(attr, param)
+            registered: torch.Tensor = param
+        else:
+            self.register_buffer(attr, value)
+            registered = value
+        self._keras_weights.append(KerasWeight(ref.name, attr, tuple(ref.value.shape), perm,
+                                               trainable and self.keras_trainable))
+        return registered
+
+    def keras_weights(self) -> List[Tuple[str, torch.Tensor]]:
+        """``(manifest name, tensor in Keras layout)`` for every weight, in creation order,
+        nested layers included."""
+        out = [(w.manifest_name, w.to_keras(getattr(self, w.attr))) for w in self._keras_weights]
+        for child in self.children():
+            if isinstance(child, KerasLayer):
+                out.extend(child.keras_weights())
+        return out
+
+    # --- call protocol ---------------------------------------------------------------------
+    def compute_mask(self, inputs: Tensors, mask: Optional[Any]) -> Optional[Any]:
+        """The mask of this layer's output; by default Keras semantics: pass it through if
+        ``supports_masking`` else drop it."""
+        return mask if self.supports_masking else None
+
+    def is_training(self, training: Optional[bool]) -> bool:
+        return self.training if training is None else bool(training)
+
+    def extra_repr(self) -> str:
+        return f"name={self.keras_name!r}"
+
+
+def conf_tuple(spec: LayerSpec, key: str, n: int, default: Any = None) -> Tuple[int, ...]:
+    """A config value that Keras allows as an int or an n-tuple, as an n-tuple of ints."""
+    value = spec.config.get(key, default)
+    if value is None:
+        raise spec.error(f"config lacks '{key}'")
+    if isinstance(value, (int, float)):
+        return (int(value),) * n
+    value = tuple(int(v) for v in value)
+    if len(value) == 1 and n > 1:
+        value = value * n
+    if len(value) != n:
+        raise spec.error(f"'{key}' should have {n} values, got {list(value)}")
+    return value
+
+
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def snake(value: Any) -> Any:
+    """Normalise a config string to snake_case (tfjs camelCases values in memory; files hold
+    snake_case, but hand-made files may not)."""
+    if isinstance(value, str):
+        return _CAMEL.sub("_", value).lower() if any(c.isupper() for c in value) else value
+    return value
+
+
+def data_format(spec: LayerSpec) -> str:
+    """``channels_last`` or ``channels_first`` (Keras default channels_last)."""
+    fmt = snake(spec.config.get("data_format") or "channels_last")
+    if fmt not in ("channels_last", "channels_first"):
+        raise spec.error(f"unknown data_format {fmt!r}")
+    return fmt
