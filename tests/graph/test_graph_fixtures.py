@@ -1,0 +1,25 @@
+"""Every GraphModel fixture made with the real converter: eager output matches tfjs."""
+
+import pytest
+import torch
+
+import torch_tfjs
+from fixture_cases import assert_matches, params
+
+CASES = [p for p in params("graph") + params("models")
+         if p.values[0].meta.get("kind") == "graph-model"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_matches_tfjs(case):
+    model = torch_tfjs.load_graph_model(case.path)
+    inputs = case.inputs()
+    names = case.input_names()
+    feed = {n: torch.from_numpy(x) for n, x in zip(names, inputs)} if all(names) else None
+    with torch.no_grad():
+        out = model(feed) if feed is not None else model(*[torch.from_numpy(x) for x in inputs])
+    outs = out if isinstance(out, list) else [out]
+    expected = case.outputs()
+    assert len(outs) == len(expected), f"{len(outs)} outputs, reference has {len(expected)}"
+    for i, (a, e) in enumerate(zip(outs, expected)):
+        assert_matches(a, e, case.tolerance, f"{case.id} output {i}")

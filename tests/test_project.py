@@ -1,0 +1,30 @@
+"""Project-level guarantees: the README's commands are what CI runs; the CLI answers."""
+
+from pathlib import Path
+
+import pytest
+
+from torch_tfjs.cli import main
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci_lines = [l for l in (ROOT / ".ci" / "run").read_text().splitlines()
+                if l.strip() and not l.startswith("#") and not l.startswith("set ") and not l.startswith("cd ")]
+    assert len(ci_lines) == 1
+    assert ci_lines[0] in readme
+
+
+def test_cli_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert "torch-tfjs" in capsys.readouterr().out
+
+
+def test_cli_inspect_reports_typed_errors(tmp_path, capsys):
+    (tmp_path / "model.json").write_text("{not json")
+    assert main(["inspect", str(tmp_path)]) == 2
+    assert "ModelJSONError" in capsys.readouterr().err
