@@ -21,6 +21,7 @@ from torch import nn
 from ..errors import GraphError, ModelInputError, ModelJSONError, UnsupportedOpError
 from ..io import ModelArtifact, read_artifact
 from ..io.sources import PathLike
+from .._layout import WEIGHT_LAYOUTS
 from .node import TF_DTYPES, NodeDef, OpNode, Static, TensorRef, Value
 from .registry import get_op
 
@@ -65,6 +66,8 @@ class _Scope:
     materialized: Dict[int, fx.Node] = field(default_factory=dict)
     attrs: Dict[str, fx.Node] = field(default_factory=dict)
     emitted: Set[str] = field(default_factory=set)
+    #: Const node name → the weight layout every consumer asks for (see ``param_layouts``).
+    const_layouts: Dict[str, str] = field(default_factory=dict)
 
 
 def _as_tensor(value: Any) -> Any:
@@ -97,6 +100,8 @@ class GraphImporter:
         self.root = nn.Module()
         self.param_names: Dict[str, str] = {}    # weight / node name -> root attribute
         self.param_values: Dict[str, np.ndarray] = {}
+        #: parameter attribute → (layout name, TF shape) for weights stored pre-transformed.
+        self.param_layouts: Dict[str, Tuple[str, Tuple[int, ...]]] = {}
         self._function_modules: Dict[str, str] = {}
         self._scopes: List[_Scope] = []
         self._taken: Set[str] = set()
@@ -133,6 +138,26 @@ class GraphImporter:
         self._taken.add(candidate)
         return candidate
 
+    def _new_scope(self, nodes: Dict[str, NodeDef], weight_prefix: str = "") -> _Scope:
+        """A scope, with the layout each Const weight should be stored in when all of its
+        consumers want the same one."""
+        wanted: Dict[str, Set[Optional[str]]] = {}
+        for node in nodes.values():
+            entry = get_op(node.op)
+            layouts = dict(entry.param_layouts) if entry else {}
+            for i, ref in enumerate(node.inputs):
+                producer = nodes.get(ref.node)
+                if producer is not None and producer.op == "Const":
+                    wanted.setdefault(ref.node, set()).add(layouts.get(i))
+        layouts = {name: next(iter(ls)) for name, ls in wanted.items() if len(ls) == 1 and None not in ls}
+        return _Scope(fx.Graph(), nodes, weight_prefix=weight_prefix, const_layouts=layouts)  # type: ignore[arg-type]
+
+    def in_layout(self, value: Value, layout: str, opnode: OpNode) -> Value:
+        if isinstance(value, fx.Node) and value.op == "get_attr" and \
+                self.param_layouts.get(str(value.target), ("",))[0] == layout:
+            return value
+        return opnode.call(WEIGHT_LAYOUTS[layout][0], value)
+
     @property
     def scope(self) -> _Scope:
         return self._scopes[-1]
@@ -162,6 +187,10 @@ class GraphImporter:
             if key not in self.param_names:
                 attr = self._unique(key)
                 tensor = torch.from_numpy(array if array.flags.writeable else array.copy())
+                layout = self.scope.const_layouts.get(node.name)
+                if layout is not None:
+                    tensor = WEIGHT_LAYOUTS[layout][0](tensor)
+                    self.param_layouts[attr] = (layout, tuple(array.shape))
                 self.root.register_parameter(attr, nn.Parameter(tensor))
                 self.param_names[key] = attr
                 self.param_values[attr] = array
@@ -252,7 +281,7 @@ class GraphImporter:
         fdef = self.function_defs[name]
         signature = fdef.get("signature") or {}
         nodes = self._parse_nodes(fdef.get("nodeDef", []) or [], f"function {name}")
-        scope = _Scope(fx.Graph(), nodes, weight_prefix=f"{name}/")
+        scope = self._new_scope(nodes, weight_prefix=f"{name}/")
         self._scopes.append(scope)
         try:
             for arg in signature.get("inputArg", []) or []:
@@ -340,7 +369,7 @@ class GraphImporter:
 
     def build(self, feeds: Sequence[Tuple[str, TensorRef]], outputs: Sequence[TensorRef]) -> fx.GraphModule:
         """The main graph with ``feeds`` as placeholders (in order) and ``outputs`` returned."""
-        scope = _Scope(fx.Graph(), self.nodes)
+        scope = self._new_scope(self.nodes)
         self._scopes.append(scope)
         try:
             for name, ref in feeds:

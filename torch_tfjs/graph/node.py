@@ -213,6 +213,12 @@ class OpNode:
     def is_static(self, i: int) -> bool:
         return self.static(i) is not None
 
+    def input_in_layout(self, i: int, layout: str) -> Value:
+        """Input ``i`` converted to a weight layout of ``torch_tfjs._layout.WEIGHT_LAYOUTS``:
+        free when it is a Const weight the importer already stores that way (declare it with
+        ``register_op(..., param_layouts={i: layout})``), else a per-call conversion."""
+        return self.importer.in_layout(self.input(i), layout, self)
+
     # --- attributes ----------------------------------------------------------------------------
     def attr(self, key: str, default: Any = None) -> Any:
         return self.attrs.get(key, default)

@@ -25,6 +25,9 @@ class OpEntry:
     emitter: Callable
     #: Named output args in OpDef order, when the op has more than one; each takes one tensor.
     output_args: Tuple[str, ...] = ()
+    #: Input index → weight layout name (``torch_tfjs._layout.WEIGHT_LAYOUTS``) the emitter wants
+    #: for a Const weight fed there; the importer then stores that parameter in that layout.
+    param_layouts: Tuple[Tuple[int, str], ...] = ()
 
 
 _EMITTERS: Dict[str, OpEntry] = {}
@@ -79,15 +82,22 @@ TFJS_OPS: Dict[str, Tuple[str, ...]] = {
 
 
 def register_op(op_name: str, *aliases: str, output_args: Sequence[str] = (),
+                param_layouts: Optional[Dict[int, str]] = None,
                 override: bool = False) -> Callable[[_T], _T]:
-    """Decorator registering an emitter for ``op_name`` (and aliases)."""
+    """Decorator registering an emitter for ``op_name`` (and aliases).
+
+    ``param_layouts={1: "hwio_to_oihw"}``: when input 1 is a Const weight used only in that
+    layout, store the parameter pre-transformed (no per-call permute); the emitter reads it with
+    ``node.input_in_layout(1, "hwio_to_oihw")``.
+    """
 
     def decorator(emitter: _T) -> _T:
         for name in (op_name, *aliases):
             if name in _EMITTERS and not override and _EMITTERS[name].emitter is not emitter:
                 raise ValueError(f"an emitter for op '{name}' is already registered "
                                  "(pass override=True to replace it)")
-            _EMITTERS[name] = OpEntry(emitter, tuple(output_args))  # type: ignore[arg-type]
+            _EMITTERS[name] = OpEntry(emitter, tuple(output_args),  # type: ignore[arg-type]
+                                      tuple(sorted((param_layouts or {}).items())))
         return emitter
 
     return decorator
