@@ -28,3 +28,12 @@ def test_cli_inspect_reports_typed_errors(tmp_path, capsys):
     (tmp_path / "model.json").write_text("{not json")
     assert main(["inspect", str(tmp_path)]) == 2
     assert "ModelJSONError" in capsys.readouterr().err
+
+
+def test_support_matrix_is_current():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "support_matrix.py"), "--check"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
