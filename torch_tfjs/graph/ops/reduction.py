@@ -1,0 +1,148 @@
+"""Reduction ops (tfjs op list ``reduction``): Max, Mean, Min, Sum, Prod, All, Any, ArgMax,
+ArgMin, Cumsum, Cumprod, Bincount, DenseBincount."""
+
+from __future__ import annotations
+
+from typing import Callable, List, Optional, Sequence
+
+import torch
+
+from ..node import OpNode, Value
+from ..registry import register_op
+
+
+def _norm_axes(x: torch.Tensor, axes: Sequence[int]) -> List[int]:
+    return sorted({a % x.dim() for a in axes}) if x.dim() else []
+
+
+def reduce_sum(x: torch.Tensor, axes: List[int], keep_dims: bool) -> torch.Tensor:
+    axes = _norm_axes(x, axes)
+    if not axes:
+        return x
+    out = torch.sum(x, dim=axes, keepdim=keep_dims)
+    return out.to(x.dtype) if x.dtype == torch.int32 else out
+
+
+def reduce_mean(x: torch.Tensor, axes: List[int], keep_dims: bool) -> torch.Tensor:
+    axes = _norm_axes(x, axes)
+    if not axes:
+        return x
+    if x.is_floating_point() or x.is_complex():
+        return torch.mean(x, dim=axes, keepdim=keep_dims)
+    count = 1
+    for a in axes:
+        count *= x.shape[a]
+    total = torch.sum(x.long(), dim=axes, keepdim=keep_dims)
+    return torch.div(total, count, rounding_mode="trunc").to(x.dtype)  # TF integer mean truncates
+
+
+def reduce_max(x: torch.Tensor, axes: List[int], keep_dims: bool) -> torch.Tensor:
+    axes = _norm_axes(x, axes)
+    return torch.amax(x, dim=axes, keepdim=keep_dims) if axes else x
+
+
+def reduce_min(x: torch.Tensor, axes: List[int], keep_dims: bool) -> torch.Tensor:
+    axes = _norm_axes(x, axes)
+    return torch.amin(x, dim=axes, keepdim=keep_dims) if axes else x
+
+
+def reduce_prod(x: torch.Tensor, axes: List[int], keep_dims: bool) -> torch.Tensor:
+    for a in sorted(_norm_axes(x, axes), reverse=True):
+        x = torch.prod(x, dim=a, keepdim=keep_dims).to(x.dtype)
+    return x
+
+
+def reduce_all(x: torch.Tensor, axes: List[int], keep_dims: bool) -> torch.Tensor:
+    for a in sorted(_norm_axes(x, axes), reverse=True):
+        x = torch.all(x, dim=a, keepdim=keep_dims)
+    return x.bool()
+
+
+def reduce_any(x: torch.Tensor, axes: List[int], keep_dims: bool) -> torch.Tensor:
+    for a in sorted(_norm_axes(x, axes), reverse=True):
+        x = torch.any(x, dim=a, keepdim=keep_dims)
+    return x.bool()
+
+
+_REDUCTIONS: dict = {"Sum": reduce_sum, "Mean": reduce_mean, "Max": reduce_max, "Min": reduce_min,
+                     "Prod": reduce_prod, "All": reduce_all, "Any": reduce_any}
+
+
+def _reduce_dynamic(fn: Callable, x: torch.Tensor, axes: torch.Tensor, keep_dims: bool) -> torch.Tensor:
+    return fn(x, [int(a) for a in axes.reshape(-1).tolist()], keep_dims)
+
+
+@register_op("Sum", "Mean", "Max", "Min", "Prod", "All", "Any")
+def reduce(node: OpNode) -> Value:
+    fn = _REDUCTIONS[node.op]
+    keep = node.attr_bool("keep_dims", node.attr_bool("keepDims", False))
+    axes = node.static_list(1)
+    if axes is None:
+        return node.call(_reduce_dynamic, fn, node.input(0), node.input(1), keep)
+    return node.call(fn, node.input(0), [int(a) for a in axes], keep)
+
+
+def arg_max(x: torch.Tensor, axis: int) -> torch.Tensor:
+    return torch.argmax(x, dim=axis).to(torch.int32)  # first occurrence on ties, as TF
+
+
+def arg_min(x: torch.Tensor, axis: int) -> torch.Tensor:
+    return torch.argmin(x, dim=axis).to(torch.int32)
+
+
+@register_op("ArgMax", "ArgMin")
+def arg_reduce(node: OpNode) -> Value:
+    axis = node.static_list(1)
+    if axis is None:
+        raise node.error("dimension must be a constant")
+    return node.call(arg_max if node.op == "ArgMax" else arg_min, node.input(0), int(axis[0]))
+
+
+def cumulative(x: torch.Tensor, axis: int, exclusive: bool, reverse: bool, product: bool) -> torch.Tensor:
+    axis = axis % x.dim()
+    if reverse:
+        x = torch.flip(x, [axis])
+    out = torch.cumprod(x, dim=axis) if product else torch.cumsum(x, dim=axis)
+    out = out.to(x.dtype)
+    if exclusive:
+        ident = torch.ones_like if product else torch.zeros_like
+        first = ident(x.narrow(axis, 0, 1))
+        out = torch.cat([first, out.narrow(axis, 0, x.shape[axis] - 1)], dim=axis)
+    if reverse:
+        out = torch.flip(out, [axis])
+    return out
+
+
+@register_op("Cumsum", "Cumprod")
+def cumulative_op(node: OpNode) -> Value:
+    axis = node.static_list(1)
+    if axis is None:
+        raise node.error("axis must be a constant")
+    return node.call(cumulative, node.input(0), int(axis[0]), node.attr_bool("exclusive"),
+                     node.attr_bool("reverse"), node.op == "Cumprod")
+
+
+def bincount(values: torch.Tensor, size: int, weights: Optional[torch.Tensor], binary: bool) -> torch.Tensor:
+    """TF (Dense)Bincount over the last axis: counts (or summed weights) of each value in
+    [0, size); values outside are ignored."""
+    v = values.long()
+    keep = (v >= 0) & (v < size)
+    has_weights = weights is not None and weights.numel() > 0
+    w = (weights.to(torch.float32) if has_weights else torch.ones_like(v, dtype=torch.float32))
+    w = torch.where(keep, w, torch.zeros_like(w))
+    idx = torch.where(keep, v, torch.zeros_like(v))
+    shape = list(v.shape[:-1]) + [size] if v.dim() > 1 else [size]
+    out = torch.zeros(shape, dtype=torch.float32, device=v.device)
+    out = out.scatter_add(-1, idx if v.dim() > 0 else idx.reshape(1), w if v.dim() > 0 else w.reshape(1))
+    if binary:  # presence instead of counts
+        out = (out != 0).to(torch.float32)
+    return out.to(weights.dtype) if has_weights else out.to(torch.int32)
+
+
+@register_op("Bincount", "DenseBincount")
+def bincount_op(node: OpNode) -> Value:
+    size = node.static_list(1)
+    if size is None:
+        raise node.error("size must be a constant")
+    weights = node.input(2) if node.num_inputs > 2 else None
+    return node.call(bincount, node.input(0), int(size[0]), weights, node.attr_bool("binary_output"))
