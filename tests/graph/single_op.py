@@ -13,7 +13,7 @@ import torch_tfjs
 from torch_tfjs.io import encode_weights
 
 _DT = {np.dtype("float32"): "DT_FLOAT", np.dtype("int32"): "DT_INT32", np.dtype("bool"): "DT_BOOL",
-       np.dtype("int64"): "DT_INT64"}
+       np.dtype("int64"): "DT_INT64", np.dtype("complex64"): "DT_COMPLEX64"}
 
 
 def attr(value: Any) -> Dict[str, Any]:
