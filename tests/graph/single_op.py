@@ -72,5 +72,5 @@ def single_op_model(folder: Path, op: str, inputs: Sequence[Tuple[np.ndarray, bo
 def run_single_op(folder: Path, op: str, inputs, attrs=None, n_outputs: int = 1):
     model, fed = single_op_model(folder, op, inputs, attrs, n_outputs)
     with torch.no_grad():
-        out = model(*[torch.from_numpy(np.ascontiguousarray(a)) for a in fed])
+        out = model(*[torch.from_numpy(np.array(a)) for a in fed])
     return out

@@ -76,7 +76,8 @@ def _as_tensor(value: Any) -> Any:
             value = value.astype(np.int32)
         elif value.dtype == np.float64:
             value = value.astype(np.float32)
-        return torch.from_numpy(np.ascontiguousarray(value))
+        # (np.ascontiguousarray would turn a 0-d array into 1-d)
+        return torch.from_numpy(value if value.flags.c_contiguous else value.copy())
     return value
 
 
@@ -229,7 +230,15 @@ class GraphImporter:
                 return self.materialize(Static(_as_tensor(v), value.name))
             if isinstance(v, (list, tuple)):
                 return _map(v, lambda x: self.materialize(x) if isinstance(x, (Static, torch.Tensor)) else x)
-            return v
+            if v is None or isinstance(v, (bool, int, float, str, torch.dtype)):
+                return v
+            # Another import-time object (a folded TensorList, ...): held as a module attribute.
+            scope = self.scope
+            if id(value) not in scope.materialized:
+                attr = self._unique("obj_" + (value.name or "const"))
+                setattr(self.root, attr, v)
+                scope.materialized[id(value)] = self._get_attr(attr)
+            return scope.materialized[id(value)]
         if isinstance(value, torch.Tensor):
             return self.materialize(Static(value))
         if isinstance(value, np.generic):
