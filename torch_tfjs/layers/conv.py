@@ -1,0 +1,214 @@
+"""Convolution layers (tfjs-layers ``convolutional.ts``, ``convolutional_depthwise.ts``): Conv1D,
+Conv2D, Conv3D, Conv2DTranspose, Conv3DTranspose, SeparableConv2D, DepthwiseConv2D, and the
+Keras-only Conv1DTranspose, SeparableConv1D, DepthwiseConv1D.
+
+Kernels are stored in torch's layout (OIHW, in ``channels_last`` memory for 2-D/3-D) and run on
+channels-first *views* of the channels-last activations: no activation is copied around a conv.
+TF SAME padding with an odd total gets its extra row/column after, via one ``F.pad``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+
+from .._layout import to_channels_first, to_channels_last
+from .._padding import same_pads_nd, split_symmetric
+from .base import KerasLayer, LayerSpec, conf_tuple, data_format, snake
+from .core import layer_activation
+from .registry import register_layer
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+_CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
+_MEMORY = {1: None, 2: torch.channels_last, 3: torch.channels_last_3d}
+
+
+def _kernel_to_torch(rank: int) -> Tuple[int, ...]:
+    """Keras kernel (*spatial, in, out) → torch (out, in, *spatial)."""
+    return (rank + 1, rank) + tuple(range(rank))
+
+
+def _transposed_kernel_to_torch(rank: int) -> Tuple[int, ...]:
+    """Keras transposed kernel (*spatial, out, in) → torch (in, out, *spatial)."""
+    return (rank + 1, rank) + tuple(range(rank))
+
+
+def tf_conv(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor], rank: int,
+            strides: Sequence[int], padding: str, dilation: Sequence[int], groups: int = 1) -> torch.Tensor:
+    """A TF-semantics convolution on a channels-first tensor (padding valid / same / causal)."""
+    pad: Any = 0
+    if padding == "same":
+        kernel = weight.shape[2:]
+        pads = same_pads_nd(x.shape[2:], kernel, strides, dilation)
+        symmetric, extra = split_symmetric(pads)
+        if any(extra):
+            x = F.pad(x, extra)
+        pad = tuple(symmetric)
+    elif padding == "causal":  # Conv1D only: all padding on the left
+        x = F.pad(x, [dilation[0] * (weight.shape[-1] - 1), 0])
+    return _CONV[rank](x, weight, bias, tuple(strides), pad, tuple(dilation), groups)
+
+
+class _Conv(KerasLayer):
+    """Shared config of the convolution family."""
+
+    rank = 2
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        n = self.rank
+        self.channels_first = data_format(spec) == "channels_first"
+        self.strides = conf_tuple(spec, "strides", n, 1)
+        self.dilation = conf_tuple(spec, "dilation_rate", n, 1)
+        self.padding = snake(spec.config.get("padding", "valid"))
+        if self.padding not in ("valid", "same", "causal"):
+            raise spec.error(f"unknown padding {self.padding!r}")
+        if self.padding == "causal" and n != 1:
+            raise spec.error("padding 'causal' is only defined for 1-D convolutions")
+        self.use_bias = bool(spec.config.get("use_bias", True))
+        self.activation = layer_activation(spec)
+
+    def _run(self, x: torch.Tensor, fn) -> torch.Tensor:  # type: ignore[no-untyped-def]
+        if self.channels_first:
+            return self.activation(fn(x))
+        return to_channels_last(self.activation(fn(to_channels_first(x))))
+
+
+@register_layer("Conv2D", "Convolution2D")
+class Conv2D(_Conv):
+    """N-D convolution (Conv1D / Conv2D / Conv3D by ``rank``)."""
+
+    rank = 2
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        kernel = spec.weight("kernel", 0)
+        self.kernel = self.add_keras_weight("kernel", kernel, permutation=_kernel_to_torch(self.rank),
+                                            memory_format=_MEMORY[self.rank])
+        self.bias = self.add_keras_weight("bias", spec.weight("bias", 1)) if self.use_bias else None
+
+    def _conv(self, x: torch.Tensor) -> torch.Tensor:
+        return tf_conv(x, self.kernel, self.bias, self.rank, self.strides, self.padding, self.dilation)
+
+    def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        return self._run(inputs, self._conv)
+
+
+@register_layer("Conv1D", "Convolution1D")
+class Conv1D(Conv2D):
+    rank = 1
+
+
+@register_layer("Conv3D", "Convolution3D")
+class Conv3D(Conv2D):
+    rank = 3
+
+
+@register_layer("DepthwiseConv2D")
+class DepthwiseConv2D(_Conv):
+    """Per-channel convolution with ``depth_multiplier`` outputs per input channel.
+
+    tfjs ignores ``dilation_rate`` here (a tfjs bug); artifacts written by tfjs are run as tfjs
+    runs them, Keras-written ones with their dilation."""
+
+    rank = 2
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        ref = spec.weight("depthwise_kernel", 0)
+        *spatial, channels, multiplier = ref.value.shape
+        self.groups = int(channels)
+        self.kernel = self.add_keras_weight(
+            "depthwise_kernel", ref, permutation=(self.rank, self.rank + 1) + tuple(range(self.rank)),
+            torch_shape=(channels * multiplier, 1, *spatial), memory_format=_MEMORY[self.rank])
+        self.bias = self.add_keras_weight("bias", spec.weight("bias", 1)) if self.use_bias else None
+        generated = (spec.generated_by or "").lower()
+        if "tensorflow.js" in generated or "tfjs" in generated:
+            self.dilation = (1,) * self.rank
+
+    def _conv(self, x: torch.Tensor) -> torch.Tensor:
+        return tf_conv(x, self.kernel, self.bias, self.rank, self.strides, self.padding, self.dilation,
+                       groups=self.groups)
+
+    def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        return self._run(inputs, self._conv)
+
+
+@register_layer("DepthwiseConv1D")
+class DepthwiseConv1D(DepthwiseConv2D):
+    rank = 1
+
+
+@register_layer("SeparableConv2D", "SeparableConvolution2D")
+class SeparableConv2D(_Conv):
+    """Depthwise convolution (strides, padding, dilation) then a 1x1 pointwise convolution."""
+
+    rank = 2
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        n = self.rank
+        ref = spec.weight("depthwise_kernel", 0)
+        *spatial, channels, multiplier = ref.value.shape
+        self.groups = int(channels)
+        self.depthwise_kernel = self.add_keras_weight(
+            "depthwise_kernel", ref, permutation=(n, n + 1) + tuple(range(n)),
+            torch_shape=(channels * multiplier, 1, *spatial), memory_format=_MEMORY[n])
+        self.pointwise_kernel = self.add_keras_weight(
+            "pointwise_kernel", spec.weight("pointwise_kernel", 1), permutation=_kernel_to_torch(n),
+            memory_format=_MEMORY[n])
+        self.bias = self.add_keras_weight("bias", spec.weight("bias", 2)) if self.use_bias else None
+
+    def _conv(self, x: torch.Tensor) -> torch.Tensor:
+        y = tf_conv(x, self.depthwise_kernel, None, self.rank, self.strides, self.padding, self.dilation,
+                    groups=self.groups)
+        return _CONV[self.rank](y, self.pointwise_kernel, self.bias)
+
+    def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        return self._run(inputs, self._conv)
+
+
+@register_layer("SeparableConv1D", "SeparableConvolution1D")
+class SeparableConv1D(SeparableConv2D):
+    rank = 1
+
+
+@register_layer("Conv2DTranspose", "Convolution2DTranspose")
+class Conv2DTranspose(_Conv):
+    """Transposed convolution with TF's output size: n·s (same) or n·s + max(k − s, 0) (valid)."""
+
+    rank = 2
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        if spec.config.get("output_padding") not in (None, [], 0):
+            raise spec.error("output_padding is not supported (tfjs does not support it either)")
+        self.kernel = self.add_keras_weight("kernel", spec.weight("kernel", 0),
+                                            permutation=_transposed_kernel_to_torch(self.rank),
+                                            memory_format=_MEMORY[self.rank])
+        self.bias = self.add_keras_weight("bias", spec.weight("bias", 1)) if self.use_bias else None
+
+    def _conv(self, x: torch.Tensor) -> torch.Tensor:
+        kernel = [(k - 1) * d + 1 for k, d in zip(self.kernel.shape[2:], self.dilation)]
+        extra = [max(s - k, 0) for s, k in zip(self.strides, kernel)]
+        y = _CONV_T[self.rank](x, self.kernel, self.bias, tuple(self.strides), 0, tuple(extra), 1,
+                               tuple(self.dilation))
+        if self.padding == "same":
+            for axis, (n, s, k) in enumerate(zip(x.shape[2:], self.strides, kernel)):
+                y = y.narrow(2 + axis, max(k - s, 0) // 2, n * s)
+        return y
+
+    def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        return self._run(inputs, self._conv)
+
+
+@register_layer("Conv3DTranspose", "Convolution3DTranspose")
+class Conv3DTranspose(Conv2DTranspose):
+    rank = 3
+
+
+@register_layer("Conv1DTranspose", "Convolution1DTranspose")
+class Conv1DTranspose(Conv2DTranspose):
+    rank = 1
