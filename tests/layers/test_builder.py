@@ -118,9 +118,10 @@ def test_nested_model_and_prefixed_weight_names(tmp_path):
              "config": {"name": "inner", "layers": [dense("i1", 4, batch_input_shape=[None, 3], activation="relu")]},
              "inbound_nodes": [[["x", 0, 0, {}]]]}
     topology = {"class_name": "Model", "config": {
-        "name": "outer", "layers": [input_layer("x", [None, 3]), inner, dense("o1", 2, [[["inner", 0, 0, {}]]])],
+        "name": "outer", "layers": [input_layer("x", [None, 3]), inner, dense("o1", 2, [[["inner", 1, 0, {}]]])],
         "input_layers": [["x", 0, 0]], "output_layers": [["o1", 0, 0]]}}
     w = {**kw("i1", 3, 4), **kw("o1", 4, 2)}
+    # the nested model's first call is its node 1 (node 0 is its own input node, as in Keras)
     # Keras 3 under TF >= 2.16 prefixes weights with the model name
     w = {("outer/" + k if k.startswith("o1") else "inner/" + k): v for k, v in w.items()}
     model = torch_tfjs.load(write(tmp_path, topology, w))

@@ -200,6 +200,8 @@ class KerasLayer(nn.Module):
             value = value.contiguous(memory_format=memory_format)
         elif perm is not None or not value.is_contiguous():
             value = value.contiguous()
+        if attr in self.__dict__:  # e.g. ``self.gamma = None`` placeholder set before
+            delattr(self, attr)
         if trainable:
             param = nn.Parameter(value, requires_grad=self.keras_trainable and value.is_floating_point())
             self.register_parameter(attr, param)

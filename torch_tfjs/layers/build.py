@@ -511,8 +511,11 @@ class Builder:
                 continue
             module = self.build_layer(layer_config, index.scope(name), index)
             model._add_layer(name, module)
+            # A nested model's own input→output node is its node 0, so its calls in this
+            # graph are numbered from 1 (Keras: _should_skip_first_node; tfjs does the same).
+            offset = 1 if _has_own_first_node(layer_config) else 0
             for i, node in enumerate(layer_config.get("inbound_nodes") or []):
-                pending.append(_parse_node(name, i, node, where))
+                pending.append(_parse_node(name, i + offset, node, where))
         model._inputs = _parse_io_list(config.get("input_layers", []), f"{where} input_layers")
         model._outputs = _parse_io_list(config.get("output_layers", []), f"{where} output_layers")
         for key in model._inputs:
@@ -547,6 +550,25 @@ class Builder:
         for key in model._outputs:
             if (key[0], key[1]) not in available:
                 raise GraphError(f"{where}: output '{key[0]}' node {key[1]} is never computed")
+
+
+def _has_own_first_node(layer_config: Mapping[str, Any]) -> bool:
+    """Whether a nested layer is a model built with its own inputs (Functional always; a
+    Sequential when its first layer is an InputLayer or declares an input shape)."""
+    class_name = layer_config.get("class_name")
+    if class_name in ("Model", "Functional"):
+        return True
+    if class_name != "Sequential":
+        return False
+    config = layer_config.get("config") or {}
+    layers = config if isinstance(config, list) else config.get("layers") or []
+    if not layers:
+        return False
+    first = layers[0]
+    if first.get("class_name") == "InputLayer":
+        return True
+    first_config = normalize_layer_config(first.get("config") or {})
+    return first_config.get("batch_input_shape") is not None
 
 
 def _model_names(config: Mapping[str, Any]) -> List[str]:

@@ -1,0 +1,139 @@
+"""Merge layers (tfjs-layers ``merge.ts``): Add, Multiply, Average, Maximum, Minimum, Concatenate,
+Dot, and Keras's Subtract. Masks merge as in Keras: AND of the inputs' masks."""
+
+from __future__ import annotations
+
+from functools import reduce
+from typing import Any, List, Optional, Sequence
+
+import torch
+
+from .base import KerasLayer, LayerSpec, Tensors
+from .registry import register_layer
+
+
+def _made_by_tfjs(spec: LayerSpec) -> bool:
+    generated = (spec.generated_by or "").lower()
+    return "tensorflow.js" in generated or "tfjs" in generated
+
+
+def _and_masks(masks: Any) -> Optional[torch.Tensor]:
+    if not isinstance(masks, (list, tuple)):
+        return masks
+    present = [m for m in masks if m is not None]
+    if not present:
+        return None
+    return reduce(torch.logical_and, present)
+
+
+class _Merge(KerasLayer):
+    supports_masking = True
+
+    def _check(self, inputs: Any) -> List[torch.Tensor]:
+        if not isinstance(inputs, (list, tuple)) or len(inputs) < 2:
+            raise ValueError(f"layer '{self.keras_name}' ({self.keras_class}) needs a list of at least "
+                             "two tensors")
+        return list(inputs)
+
+    def compute_mask(self, inputs: Tensors, mask: Any) -> Optional[torch.Tensor]:
+        return _and_masks(mask)
+
+
+@register_layer("Add")
+class Add(_Merge):
+    def forward(self, inputs: Sequence[torch.Tensor], mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        xs = self._check(inputs)
+        return reduce(torch.add, xs)
+
+
+@register_layer("Subtract")
+class Subtract(_Merge):
+    def forward(self, inputs: Sequence[torch.Tensor], mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        xs = self._check(inputs)
+        if len(xs) != 2:
+            raise ValueError(f"layer '{self.keras_name}' (Subtract) takes exactly two inputs")
+        return xs[0] - xs[1]
+
+
+@register_layer("Multiply")
+class Multiply(_Merge):
+    def forward(self, inputs: Sequence[torch.Tensor], mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        return reduce(torch.mul, self._check(inputs))
+
+
+@register_layer("Average")
+class Average(_Merge):
+    def forward(self, inputs: Sequence[torch.Tensor], mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        xs = self._check(inputs)
+        return reduce(torch.add, xs) * (1.0 / len(xs))
+
+
+@register_layer("Maximum")
+class Maximum(_Merge):
+    def forward(self, inputs: Sequence[torch.Tensor], mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        return reduce(torch.maximum, self._check(inputs))
+
+
+@register_layer("Minimum")
+class Minimum(_Merge):
+    def forward(self, inputs: Sequence[torch.Tensor], mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        return reduce(torch.minimum, self._check(inputs))
+
+
+@register_layer("Concatenate")
+class Concatenate(_Merge):
+    """Concatenates along ``axis``. tfjs treats every negative axis as the last one (a tfjs
+    quirk): artifacts written by tfjs are run that way, Keras-written ones as Keras."""
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        self.axis = int(spec.config.get("axis", -1))
+        if self.axis < 0 and _made_by_tfjs(spec):
+            self.axis = -1
+
+    def forward(self, inputs: Sequence[torch.Tensor], mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        return torch.cat(self._check(inputs), dim=self.axis)
+
+    def compute_mask(self, inputs: Tensors, mask: Any) -> Optional[torch.Tensor]:
+        if not isinstance(mask, (list, tuple)) or all(m is None for m in mask):
+            return None
+        xs = list(inputs)  # type: ignore[arg-type]
+        full = [m if m is not None else torch.ones(x.shape[:-1] if x.dim() > 1 else x.shape, dtype=torch.bool,
+                                                    device=x.device) for m, x in zip(mask, xs)]
+        rank = xs[0].dim()
+        axis = self.axis % rank
+        if axis == rank - 1:  # feature axis: a step is kept if kept in every input
+            return reduce(torch.logical_and, full)
+        return torch.cat(full, dim=axis)
+
+
+@register_layer("Dot")
+class Dot(_Merge):
+    """Batched dot product over ``axes``; with ``normalize`` the inputs are L2-normalized first
+    (epsilon 1e-7 under tfjs, 1e-12 under Keras)."""
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        axes = spec.require("axes")
+        self.axes = [int(a) for a in axes] if isinstance(axes, (list, tuple)) else [int(axes), int(axes)]
+        self.normalize = bool(spec.config.get("normalize", False))
+        self.epsilon = 1e-7 if _made_by_tfjs(spec) else 1e-12
+
+    def _l2(self, x: torch.Tensor, axis: int) -> torch.Tensor:
+        sq = torch.sum(x * x, dim=axis, keepdim=True)
+        return x * torch.rsqrt(torch.clamp(sq, min=self.epsilon))
+
+    def forward(self, inputs: Sequence[torch.Tensor], mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        x, y = self._check(inputs)
+        ax, ay = self.axes[0] % x.dim(), self.axes[1] % y.dim()
+        if self.normalize:
+            x, y = self._l2(x, ax), self._l2(y, ay)
+        x2 = x.movedim(ax, -1)
+        y2 = y.movedim(ay, 1)
+        x_rest, y_rest = x2.shape[1:-1], y2.shape[2:]
+        out = torch.bmm(x2.reshape(x2.shape[0], -1, x2.shape[-1]), y2.reshape(y2.shape[0], y2.shape[1], -1))
+        out = out.reshape(x2.shape[0], *x_rest, *y_rest)
+        return out.unsqueeze(-1) if out.dim() == 1 else out
+
+    def compute_mask(self, inputs: Tensors, mask: Any) -> Optional[torch.Tensor]:
+        return None

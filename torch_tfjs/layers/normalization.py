@@ -1,0 +1,113 @@
+"""Normalization layers (tfjs-layers ``normalization.ts``): BatchNormalization, LayerNormalization.
+
+BatchNormalization in training mode uses the batch statistics and updates the moving ones as
+Keras does: ``moving = moving * momentum + batch * (1 - momentum)`` with the *biased* batch
+variance (torch's own running-variance update uses the unbiased one). A layer with
+``trainable: false`` runs in inference mode even under ``model.train()`` (Keras 2 / TF 2
+semantics, so fine-tuning on top of a frozen backbone leaves its statistics alone).
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional
+
+import torch
+import torch.nn.functional as F
+
+from .base import KerasLayer, LayerSpec
+from .registry import register_layer
+
+
+def _axes(spec: LayerSpec, default: Any = -1) -> List[int]:
+    axis = spec.config.get("axis", default)
+    return [int(a) for a in axis] if isinstance(axis, (list, tuple)) else [int(axis)]
+
+
+@register_layer("BatchNormalization", "BatchNormalizationV1", "BatchNormalizationV2")
+class BatchNormalization(KerasLayer):
+    supports_masking = True
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        axes = _axes(spec)
+        if len(axes) != 1:
+            raise spec.error(f"only one normalization axis is supported, got {axes}")
+        self.axis = axes[0]
+        self.momentum = float(spec.config.get("momentum", 0.99))
+        self.epsilon = float(spec.config.get("epsilon", 1e-3))
+        index = 0
+        self.gamma = self.beta = None
+        if spec.config.get("scale", True):
+            self.gamma = self.add_keras_weight("gamma", spec.weight("gamma", index))
+            index += 1
+        if spec.config.get("center", True):
+            self.beta = self.add_keras_weight("beta", spec.weight("beta", index))
+            index += 1
+        self.add_keras_weight("moving_mean", spec.weight("moving_mean", index), trainable=False)
+        self.add_keras_weight("moving_variance", spec.weight("moving_variance", index + 1), trainable=False)
+
+    def _channels_first(self, x: torch.Tensor) -> torch.Tensor:
+        """A view with the normalized axis at position 1 (zero-copy for channels-last data)."""
+        axis = self.axis % x.dim()
+        return x if axis == 1 else x.movedim(axis, 1)
+
+    def _restore(self, y: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        axis = self.axis % like.dim()
+        return y if axis == 1 else y.movedim(1, axis)
+
+    def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        x = self._channels_first(inputs)
+        if not (self.is_training(training) and self.keras_trainable):
+            y = F.batch_norm(x, self.moving_mean, self.moving_variance, self.gamma, self.beta,
+                             False, 0.0, self.epsilon)
+            return self._restore(y, inputs)
+        dims = [d for d in range(x.dim()) if d != 1]
+        mean = x.mean(dim=dims)
+        var = x.var(dim=dims, unbiased=False)
+        shape = [1, -1] + [1] * (x.dim() - 2)
+        y = (x - mean.reshape(shape)) * torch.rsqrt(var.reshape(shape) + self.epsilon)
+        if self.gamma is not None:
+            y = y * self.gamma.reshape(shape)
+        if self.beta is not None:
+            y = y + self.beta.reshape(shape)
+        with torch.no_grad():
+            self.moving_mean.mul_(self.momentum).add_(mean.detach() * (1.0 - self.momentum))
+            self.moving_variance.mul_(self.momentum).add_(var.detach() * (1.0 - self.momentum))
+        return self._restore(y, inputs)
+
+
+@register_layer("LayerNormalization")
+class LayerNormalization(KerasLayer):
+    """Normalizes over ``axis`` (int or list) with biased variance; gamma/beta shaped like the
+    normalized axes."""
+
+    supports_masking = True
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        self.axes = _axes(spec)
+        self.epsilon = float(spec.config.get("epsilon", 1e-3))
+        index = 0
+        self.gamma = self.beta = None
+        if spec.config.get("scale", True):
+            self.gamma = self.add_keras_weight("gamma", spec.weight("gamma", index))
+            index += 1
+        if spec.config.get("center", True):
+            self.beta = self.add_keras_weight("beta", spec.weight("beta", index))
+
+    def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        rank = inputs.dim()
+        axes = sorted(a % rank for a in self.axes)
+        if axes == list(range(rank - len(axes), rank)):  # trailing axes: torch's fused kernel
+            shape = inputs.shape[rank - len(axes):]
+            return F.layer_norm(inputs, shape, self.gamma.reshape(shape) if self.gamma is not None else None,
+                                self.beta.reshape(shape) if self.beta is not None else None, self.epsilon)
+        mean = inputs.mean(dim=axes, keepdim=True)
+        var = inputs.var(dim=axes, unbiased=False, keepdim=True)
+        y = (inputs - mean) * torch.rsqrt(var + self.epsilon)
+        bshape = [inputs.shape[d] if d in axes else 1 for d in range(rank)]
+        if self.gamma is not None:
+            y = y * self.gamma.reshape(bshape)
+        if self.beta is not None:
+            y = y + self.beta.reshape(bshape)
+        return y

@@ -1,0 +1,160 @@
+"""Pooling layers (tfjs-layers ``pooling.ts``): MaxPooling1D/2D/3D, AveragePooling1D/2D/3D,
+GlobalAveragePooling1D/2D, GlobalMaxPooling1D/2D, and Keras's GlobalAverage/MaxPooling3D.
+
+SAME padding follows TF: max pooling pads with -inf, average pooling does not count padded
+cells (also when the padding is asymmetric).
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional
+
+import torch
+import torch.nn.functional as F
+
+from .._layout import to_channels_first, to_channels_last
+from .._padding import same_pads_nd, split_symmetric
+from .base import KerasLayer, LayerSpec, conf_tuple, data_format, snake
+from .registry import register_layer
+
+_MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
+_AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
+
+
+def tf_max_pool(x: torch.Tensor, rank: int, kernel, strides, padding: str) -> torch.Tensor:
+    """TF max pooling on a channels-first tensor."""
+    pad = [0] * rank
+    if padding == "same":
+        pads = same_pads_nd(x.shape[2:], kernel, strides, [1] * rank)
+        pad, extra = split_symmetric(pads)
+        if any(extra):
+            x = F.pad(x, extra, value=float("-inf"))
+    return _MAX[rank](x, tuple(kernel), tuple(strides), tuple(pad))
+
+
+def tf_avg_pool(x: torch.Tensor, rank: int, kernel, strides, padding: str) -> torch.Tensor:
+    """TF average pooling on a channels-first tensor; padded cells are not counted."""
+    if padding != "same":
+        return _AVG[rank](x, tuple(kernel), tuple(strides))
+    pads = same_pads_nd(x.shape[2:], kernel, strides, [1] * rank)
+    symmetric, extra = split_symmetric(pads)
+    if not any(extra):
+        return _AVG[rank](x, tuple(kernel), tuple(strides), tuple(symmetric), count_include_pad=False)
+    full: List[int] = []
+    for before, after in reversed(pads):
+        full += [before, after]
+    summed = _AVG[rank](F.pad(x, full), tuple(kernel), tuple(strides))
+    ones = torch.ones((1, 1, *x.shape[2:]), dtype=x.dtype, device=x.device)
+    fraction = _AVG[rank](F.pad(ones, full), tuple(kernel), tuple(strides))
+    return summed / fraction
+
+
+class _Pool(KerasLayer):
+    rank = 2
+    kind = "max"
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        n = self.rank
+        key = "pool_size" if "pool_size" in spec.config else "pool_length"
+        self.kernel = conf_tuple(spec, key, n, 2)
+        strides = spec.config.get("strides") or spec.config.get("stride")
+        self.strides = conf_tuple(spec, "strides", n) if strides else self.kernel
+        self.padding = snake(spec.config.get("padding", "valid"))
+        if self.padding not in ("valid", "same"):
+            raise spec.error(f"unknown padding {self.padding!r}")
+        self.channels_first = data_format(spec) == "channels_first"
+
+    def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        fn = tf_max_pool if self.kind == "max" else tf_avg_pool
+        if self.channels_first:
+            return fn(inputs, self.rank, self.kernel, self.strides, self.padding)
+        return to_channels_last(fn(to_channels_first(inputs), self.rank, self.kernel, self.strides, self.padding))
+
+
+@register_layer("MaxPooling2D", "MaxPool2D")
+class MaxPooling2D(_Pool):
+    rank, kind = 2, "max"
+
+
+@register_layer("MaxPooling1D", "MaxPool1D")
+class MaxPooling1D(_Pool):
+    rank, kind = 1, "max"
+
+
+@register_layer("MaxPooling3D", "MaxPool3D")
+class MaxPooling3D(_Pool):
+    rank, kind = 3, "max"
+
+
+@register_layer("AveragePooling2D", "AvgPool2D")
+class AveragePooling2D(_Pool):
+    rank, kind = 2, "avg"
+
+
+@register_layer("AveragePooling1D", "AvgPool1D")
+class AveragePooling1D(_Pool):
+    rank, kind = 1, "avg"
+
+
+@register_layer("AveragePooling3D", "AvgPool3D")
+class AveragePooling3D(_Pool):
+    rank, kind = 3, "avg"
+
+
+class _GlobalPool(KerasLayer):
+    rank = 2
+    kind = "avg"
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        self.channels_first = data_format(spec) == "channels_first"
+        self.keepdims = bool(spec.config.get("keepdims", False))
+        generated = (spec.generated_by or "").lower()
+        # tfjs's GlobalAveragePooling1D ignores masks (a tfjs quirk); Keras averages kept steps.
+        self.use_mask = self.rank == 1 and self.kind == "avg" and not (
+            "tensorflow.js" in generated or "tfjs" in generated)
+
+    def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        dims = list(range(2, 2 + self.rank)) if self.channels_first else list(range(1, 1 + self.rank))
+        if self.kind == "max":
+            return torch.amax(inputs, dim=dims, keepdim=self.keepdims)
+        if self.use_mask and mask is not None:
+            weights = mask.to(inputs.dtype).unsqueeze(1 if self.channels_first else -1)
+            total = torch.sum(inputs * weights, dim=dims, keepdim=self.keepdims)
+            return total / torch.sum(weights, dim=dims, keepdim=self.keepdims)
+        return torch.mean(inputs, dim=dims, keepdim=self.keepdims)
+
+    def compute_mask(self, inputs: Any, mask: Any) -> None:
+        return None
+
+
+@register_layer("GlobalAveragePooling2D", "GlobalAvgPool2D")
+class GlobalAveragePooling2D(_GlobalPool):
+    rank, kind = 2, "avg"
+
+
+@register_layer("GlobalAveragePooling1D", "GlobalAvgPool1D")
+class GlobalAveragePooling1D(_GlobalPool):
+    rank, kind = 1, "avg"
+    supports_masking = True
+
+
+@register_layer("GlobalAveragePooling3D", "GlobalAvgPool3D")
+class GlobalAveragePooling3D(_GlobalPool):
+    rank, kind = 3, "avg"
+
+
+@register_layer("GlobalMaxPooling2D", "GlobalMaxPool2D")
+class GlobalMaxPooling2D(_GlobalPool):
+    rank, kind = 2, "max"
+
+
+@register_layer("GlobalMaxPooling1D", "GlobalMaxPool1D")
+class GlobalMaxPooling1D(_GlobalPool):
+    rank, kind = 1, "max"
+
+
+@register_layer("GlobalMaxPooling3D", "GlobalMaxPool3D")
+class GlobalMaxPooling3D(_GlobalPool):
+    rank, kind = 3, "max"
