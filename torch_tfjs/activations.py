@@ -168,3 +168,9 @@ def get_activation(value: Any, *, keras3: bool = False, where: str = "") -> Acti
 def is_keras3(generated_by: Optional[str]) -> bool:
     """True when the artifact was written from a Keras 3 model (``generatedBy: "keras v3.x"``)."""
     return bool(generated_by) and generated_by.strip().lower().startswith("keras v3")
+
+
+def is_keras_made(generated_by: Optional[str]) -> bool:
+    """True when the artifact was converted from a Keras model (``generatedBy: "keras v…"``)
+    rather than saved by tfjs-layers; some layers differ between the two runtimes."""
+    return bool(generated_by) and generated_by.strip().lower().startswith("keras")

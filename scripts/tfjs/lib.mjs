@@ -53,7 +53,7 @@ export function randomTensor(rng, spec) {
   if (dtype === 'int32') {
     const [lo, hi] = range ?? [0, 10];
     const data = new Int32Array(n);
-    for (let i = 0; i < n; i++) data[i] = rng.int(lo, hi);
+    for (let i = 0; i < n; i++) data[i] = spec.values ? spec.values[i % spec.values.length] : rng.int(lo, hi);
     return tf.tensor(data, shape, 'int32');
   }
   if (dtype === 'bool') {
