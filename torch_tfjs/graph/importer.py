@@ -249,9 +249,9 @@ class GraphImporter:
 
     # --- emitting ------------------------------------------------------------------------------
     def emit_call(self, opnode: OpNode, fn: Callable[..., Any], args: Tuple[Any, ...],
-                  kwargs: Dict[str, Any]) -> Value:
+                  kwargs: Dict[str, Any], fold: bool = True) -> Value:
         dynamic = any(isinstance(a, fx.Node) for a in _flatten((args, kwargs)))
-        if not dynamic:
+        if fold and not dynamic:
             def unwrap(a: Any) -> Any:
                 if isinstance(a, Static):
                     return _as_tensor(a.value)

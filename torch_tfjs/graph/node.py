@@ -254,10 +254,11 @@ class OpNode:
         return TF_DTYPES[name]
 
     # --- emitting ----------------------------------------------------------------------------
-    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Value:
+    def call(self, fn: Callable[..., Any], *args: Any, fold: bool = True, **kwargs: Any) -> Value:
         """Emit ``fn(*args, **kwargs)`` as one ``call_function`` node, or evaluate it now when
-        every argument is static (constant folding)."""
-        return self.importer.emit_call(self, fn, args, kwargs)
+        every argument is static (constant folding). ``fold=False`` always emits the call (for
+        random ops, whose result must differ per run)."""
+        return self.importer.emit_call(self, fn, args, kwargs, fold=fold)
 
     def outputs(self, value: Value, n: int) -> List[Value]:
         """Split a value holding a tuple of ``n`` results into ``n`` values."""
