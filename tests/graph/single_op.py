@@ -34,6 +34,8 @@ def attr(value: Any) -> Dict[str, Any]:
             return {"list": {"i": [str(v) for v in value]}} if value else {"list": {}}
         if all(isinstance(v, float) for v in value):
             return {"list": {"f": value}}
+        if all(isinstance(v, str) for v in value):
+            return {"list": {"s": [base64.b64encode(v.encode()).decode() for v in value]}}
     raise TypeError(value)
 
 
