@@ -1,7 +1,6 @@
 """Every LayersModel fixture made by tfjs: the converted model reproduces tfjs's outputs.
 
-A case whose layer classes are not all supported yet is skipped with the missing classes named
-(SUPPORT.md tracks them); every supported case must match.
+Every tfjs-layers class is supported, so every case must load and match.
 """
 
 import pytest
@@ -9,7 +8,6 @@ import torch
 
 import torch_tfjs
 from fixture_cases import assert_matches, params
-from torch_tfjs.errors import UnsupportedLayerError
 
 CASES = [p for p in params("layers") + params("models")
          if p.values[0].meta.get("kind", "layers-model") == "layers-model"]
@@ -17,10 +15,7 @@ CASES = [p for p in params("layers") + params("models")
 
 @pytest.mark.parametrize("case", CASES)
 def test_matches_tfjs(case):
-    try:
-        model = torch_tfjs.load_layers_model(case.path)
-    except UnsupportedLayerError as exc:
-        pytest.skip(f"not supported yet: {', '.join(sorted(exc.missing))}")
+    model = torch_tfjs.load_layers_model(case.path)
     if case.meta.get("training"):
         model.train()
     inputs = [torch.from_numpy(x) for x in case.inputs()]

@@ -120,7 +120,7 @@ class DepthwiseConv2D(_Conv):
         ref = spec.weight("depthwise_kernel", 0)
         *spatial, channels, multiplier = ref.value.shape
         self.groups = int(channels)
-        self.kernel = self.add_keras_weight(
+        self.add_keras_weight(
             "depthwise_kernel", ref, permutation=(self.rank, self.rank + 1) + tuple(range(self.rank)),
             torch_shape=(channels * multiplier, 1, *spatial), memory_format=_MEMORY[self.rank])
         self.bias = self.add_keras_weight("bias", spec.weight("bias", 1)) if self.use_bias else None
@@ -129,8 +129,8 @@ class DepthwiseConv2D(_Conv):
             self.dilation = (1,) * self.rank
 
     def _conv(self, x: torch.Tensor) -> torch.Tensor:
-        return tf_conv(x, self.kernel, self.bias, self.rank, self.strides, self.padding, self.dilation,
-                       groups=self.groups)
+        return tf_conv(x, self.depthwise_kernel, self.bias, self.rank, self.strides, self.padding,
+                       self.dilation, groups=self.groups)
 
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
         return self._run(inputs, self._conv)

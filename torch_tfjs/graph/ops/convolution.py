@@ -1,0 +1,301 @@
+"""Convolution ops (tfjs op list ``convolution``): AvgPool, MaxPool, MaxPoolWithArgmax, AvgPool3D,
+MaxPool3D, Conv1D, Conv2D, _FusedConv2D, Conv2DBackpropInput, DepthwiseConv2d,
+DepthwiseConv2dNative, FusedDepthwiseConv2dNative, Conv3D, Dilation2D.
+
+Data is channels-last (NHWC) unless ``data_format`` says NCHW. A channels-last tensor is viewed as
+NCHW in channels_last memory (``_layout.to_channels_first``), so torch's NHWC kernels run on it
+without copies; Const filters are stored pre-transformed by the importer (``param_layouts``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+
+from ..._layout import to_channels_first, to_channels_last
+from ..._padding import same_pads_nd, split_symmetric
+from ...layers.conv import tf_conv
+from ...layers.pooling import tf_avg_pool, tf_max_pool
+from ..node import OpNode, Value
+from ..registry import register_op
+from .matrices import apply_fused_activation, split_fused_ops
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+Pads = List[Tuple[int, int]]
+
+
+# --- runtime functions (module-level so fx graphs can call them) ---------------------------------
+
+def _pads(sizes: Sequence[int], kernels: Sequence[int], strides: Sequence[int],
+          dilations: Sequence[int], padding: str, explicit: Optional[Pads]) -> Pads:
+    """Per-spatial-axis (before, after) padding of TF SAME / VALID / EXPLICIT."""
+    if padding == "same":
+        return same_pads_nd(sizes, kernels, strides, dilations)
+    if padding == "explicit":
+        return list(explicit or [])
+    return [(0, 0)] * len(sizes)
+
+
+def conv_nd(x: torch.Tensor, w: torch.Tensor, bias: Optional[torch.Tensor], rank: int,
+            strides: List[int], padding: str, explicit: Optional[Pads], dilations: List[int],
+            groups: int, channels_last: bool) -> torch.Tensor:
+    """TF convolution; ``w`` is already in torch layout (out, in/groups, *spatial)."""
+    if channels_last:
+        x = to_channels_first(x)
+    if groups < 0:  # depthwise: one group per input channel
+        groups = x.shape[1]
+    if padding == "explicit":
+        symmetric, extra = split_symmetric(explicit or [])
+        if any(extra):
+            x = F.pad(x, extra)
+        y = _CONV[rank](x, w, bias, tuple(strides), tuple(symmetric), tuple(dilations), groups)
+    else:
+        y = tf_conv(x, w, bias, rank, strides, padding, dilations, groups)
+    return to_channels_last(y) if channels_last else y
+
+
+def fused_conv_nd(x: torch.Tensor, w: torch.Tensor, bias: Optional[torch.Tensor], rank: int,
+                  strides: List[int], padding: str, explicit: Optional[Pads], dilations: List[int],
+                  groups: int, channels_last: bool, batch_norm: Optional[Sequence[torch.Tensor]],
+                  epsilon: float, activation: str, alpha: Any) -> torch.Tensor:
+    """conv → (bias | batch norm (scale, offset, mean, variance)) → activation."""
+    y = conv_nd(x, w, bias, rank, strides, padding, explicit, dilations, groups, channels_last)
+    if batch_norm is not None:
+        shape = (-1,) if channels_last else (-1,) + (1,) * rank  # broadcast over the channel axis
+        scale, offset, mean, var = (t.reshape(shape) for t in batch_norm)
+        y = (y - mean) * (scale * torch.rsqrt(var + epsilon)) + offset
+    return apply_fused_activation(y, activation, alpha)
+
+
+def conv1d_nwc(x: torch.Tensor, w: torch.Tensor, stride: int, padding: str, dilation: int,
+               channels_last: bool) -> torch.Tensor:
+    """tfjs Conv1D; filter (W, in, out) → torch (out, in, W) per call (a rare op)."""
+    return conv_nd(x, w.permute(2, 1, 0), None, 1, [stride], padding, None, [dilation], 1, channels_last)
+
+
+def conv2d_backprop_input(input_sizes: Sequence[int], w: torch.Tensor, dy: torch.Tensor,
+                          strides: List[int], padding: str, explicit: Optional[Pads],
+                          dilations: List[int], channels_last: bool) -> torch.Tensor:
+    """Gradient of a TF conv2d w.r.t. its input = transposed conv, sized exactly ``input_sizes``.
+    ``w`` is (out_backprop channels, output channels, H, W) — conv_transpose's layout."""
+    sizes = [int(s) for s in input_sizes]
+    sizes = sizes[1:3] if channels_last else sizes[2:4]
+    if channels_last:
+        dy = to_channels_first(dy)
+    kernels = w.shape[2:]
+    pads = _pads(sizes, kernels, strides, dilations, padding, explicit)
+    torch_pad: List[int] = []
+    out_pad: List[int] = []
+    crop: List[Tuple[int, int]] = []  # what is still to cut (+) or zero-fill (-) per side
+    for n, m, k, s, d, (before, _) in zip(sizes, dy.shape[2:], kernels, strides, dilations, pads):
+        full = (m - 1) * s + (k - 1) * d + 1  # conv_transpose's length with no padding
+        after = full - before - n  # the forward conv's window coverage past the input
+        if 0 <= before - after < max(s, d):  # torch can do it alone (output_padding adds the end)
+            torch_pad.append(before)
+            out_pad.append(before - after)
+            crop.append((0, 0))
+        else:
+            p = max(min(before, after), 0)
+            torch_pad.append(p)
+            out_pad.append(0)
+            crop.append((before - p, after - p))
+    y = F.conv_transpose2d(dy, w, None, tuple(strides), tuple(torch_pad), tuple(out_pad), 1,
+                           tuple(dilations))
+    if any(c for pair in crop for c in pair):
+        f_pad: List[int] = []
+        for before, after in reversed(crop):
+            f_pad += [-before, -after]  # F.pad crops with negative pads, zero-fills with positive
+        y = F.pad(y, f_pad)
+    return to_channels_last(y) if channels_last else y
+
+
+def pool_nd(x: torch.Tensor, kind: str, rank: int, kernel: List[int], strides: List[int],
+            padding: str, channels_last: bool) -> torch.Tensor:
+    if channels_last:
+        x = to_channels_first(x)
+    fn = tf_max_pool if kind == "max" else tf_avg_pool
+    y = fn(x, rank, kernel, strides, padding)
+    return to_channels_last(y) if channels_last else y
+
+
+def max_pool_with_argmax(x: torch.Tensor, kernel: List[int], strides: List[int], padding: str,
+                         include_batch_in_index: bool) -> Tuple[torch.Tensor, torch.Tensor]:
+    """NHWC max pool and TF's flat argmax ((b·H + y)·W + x)·C + c (batch term optional), int32."""
+    n, h, w, c = x.shape
+    pads = _pads([h, w], kernel, strides, [1, 1], padding, None)
+    (top, bottom), (left, right) = pads
+    # pad fully here so torch's per-plane indices are in padded coordinates we can undo
+    xp = F.pad(to_channels_first(x), [left, right, top, bottom], value=float("-inf"))
+    values, idx = F.max_pool2d(xp, tuple(kernel), tuple(strides), return_indices=True)
+    wp = w + left + right
+    yy, xx = idx // wp - top, idx % wp - left
+    flat = (yy * w + xx) * c + torch.arange(c, device=x.device).view(1, c, 1, 1)
+    if include_batch_in_index:
+        flat = flat + torch.arange(n, device=x.device).view(n, 1, 1, 1) * (h * w * c)
+    return to_channels_last(values), to_channels_last(flat).to(torch.int32).contiguous()
+
+
+def dilation2d(x: torch.Tensor, f: torch.Tensor, strides: List[int], rates: List[int],
+               padding: str) -> torch.Tensor:
+    """Grayscale morphological dilation: max over the window of input + filter (NHWC; f: HWC)."""
+    kh, kw, c = f.shape
+    xc = to_channels_first(x)
+    pads = _pads(xc.shape[2:], [kh, kw], strides, rates, padding, None)
+    (top, bottom), (left, right) = pads
+    xc = F.pad(xc, [left, right, top, bottom], value=float("-inf"))
+    oh = (xc.shape[2] - (kh - 1) * rates[0] - 1) // strides[0] + 1
+    ow = (xc.shape[3] - (kw - 1) * rates[1] - 1) // strides[1] + 1
+    cols = F.unfold(xc, (kh, kw), dilation=tuple(rates), stride=tuple(strides))  # (N, C·kh·kw, L)
+    cols = cols.view(x.shape[0], c, kh * kw, oh * ow) + f.permute(2, 0, 1).reshape(1, c, kh * kw, 1)
+    return to_channels_last(cols.amax(dim=2).view(x.shape[0], c, oh, ow)).contiguous()
+
+
+# --- attribute helpers --------------------------------------------------------------------------
+
+def _channels_last(node: OpNode) -> bool:
+    fmt = node.attr_str("data_format", "nhwc") or "nhwc"
+    if fmt not in ("nhwc", "nchw", "ndhwc", "ncdhw", "nwc", "ncw"):
+        raise node.error(f"unsupported data_format '{fmt}'")
+    return not fmt.startswith("nc")
+
+
+def _spatial(node: OpNode, key: str, rank: int, channels_last: bool) -> List[int]:
+    """The spatial part of a (rank+2)-list attr given in data_format order."""
+    values = [int(v) for v in node.attr_list(key)] or [1] * (rank + 2)
+    if len(values) != rank + 2:
+        raise node.error(f"attr '{key}' must have {rank + 2} values, has {values}")
+    return values[1:1 + rank] if channels_last else values[2:2 + rank]
+
+
+def _padding(node: OpNode, rank: int, channels_last: bool) -> Tuple[str, Optional[Pads]]:
+    padding = node.attr_str("padding", "valid") or "valid"
+    if padding not in ("same", "valid", "explicit"):
+        raise node.error(f"unsupported padding '{padding}'")
+    if padding != "explicit":
+        return padding, None
+    flat = [int(v) for v in node.attr_list("explicit_paddings")]
+    if len(flat) != 2 * (rank + 2):
+        raise node.error(f"explicit_paddings must have {2 * (rank + 2)} values, has {flat}")
+    pairs = [(flat[2 * i], flat[2 * i + 1]) for i in range(rank + 2)]
+    return padding, pairs[1:1 + rank] if channels_last else pairs[2:2 + rank]
+
+
+def _conv_args(node: OpNode, rank: int) -> tuple:
+    cl = _channels_last(node)
+    padding, explicit = _padding(node, rank, cl)
+    return (_spatial(node, "strides", rank, cl), padding, explicit,
+            _spatial(node, "dilations", rank, cl), cl)
+
+
+def _fused_args(node: OpNode) -> tuple:
+    """(bias, batch_norm, activation, alpha) of a fused conv's ``fused_ops`` and extra args."""
+    num_args = node.attr_int("num_args", node.num_inputs - 2)
+    extra = node.inputs[2:2 + num_args]
+    ops = [str(o).lower() for o in node.attr_list("fused_ops")]
+    if ops and ops[0] == "fusedbatchnorm":  # grappler's conv+BN(+activation): scale, offset, mean, var
+        if len(extra) < 4 or len(ops) > 2:
+            raise node.error(f"unsupported fused_ops {ops} with {len(extra)} args")
+        activation = ops[1] if len(ops) > 1 else ""
+        alpha: Any = None
+        if activation == "leakyrelu":
+            alpha = node.attr_float("leakyrelu_alpha", 0.2)
+        elif activation == "prelu":
+            alpha = extra[4] if len(extra) > 4 else None
+            if alpha is None:
+                raise node.error("fused Prelu has no alpha argument")
+        return None, list(extra[:4]), activation, alpha
+    bias, activation, alpha = split_fused_ops(node, extra)
+    return bias, None, activation, alpha
+
+
+# --- emitters -----------------------------------------------------------------------------------
+
+@register_op("Conv2D", param_layouts={1: "hwio_to_oihw"})
+def conv2d_op(node: OpNode) -> Value:
+    strides, padding, explicit, dilations, cl = _conv_args(node, 2)
+    return node.call(conv_nd, node.input(0), node.input_in_layout(1, "hwio_to_oihw"), None, 2,
+                     strides, padding, explicit, dilations, 1, cl)
+
+
+@register_op("_FusedConv2D", param_layouts={1: "hwio_to_oihw"})
+def fused_conv2d_op(node: OpNode) -> Value:
+    strides, padding, explicit, dilations, cl = _conv_args(node, 2)
+    bias, bn, activation, alpha = _fused_args(node)
+    return node.call(fused_conv_nd, node.input(0), node.input_in_layout(1, "hwio_to_oihw"), bias, 2,
+                     strides, padding, explicit, dilations, 1, cl, bn,
+                     node.attr_float("epsilon", 1e-3), activation, alpha)
+
+
+@register_op("DepthwiseConv2d", "DepthwiseConv2dNative", param_layouts={1: "hwcm_to_depthwise"})
+def depthwise_conv2d_op(node: OpNode) -> Value:
+    strides, padding, explicit, dilations, cl = _conv_args(node, 2)
+    return node.call(conv_nd, node.input(0), node.input_in_layout(1, "hwcm_to_depthwise"), None, 2,
+                     strides, padding, explicit, dilations, -1, cl)
+
+
+@register_op("FusedDepthwiseConv2dNative", param_layouts={1: "hwcm_to_depthwise"})
+def fused_depthwise_conv2d_op(node: OpNode) -> Value:
+    strides, padding, explicit, dilations, cl = _conv_args(node, 2)
+    bias, bn, activation, alpha = _fused_args(node)
+    return node.call(fused_conv_nd, node.input(0), node.input_in_layout(1, "hwcm_to_depthwise"),
+                     bias, 2, strides, padding, explicit, dilations, -1, cl, bn,
+                     node.attr_float("epsilon", 1e-3), activation, alpha)
+
+
+@register_op("Conv3D", param_layouts={1: "dhwio_to_oidhw"})
+def conv3d_op(node: OpNode) -> Value:
+    strides, padding, explicit, dilations, cl = _conv_args(node, 3)
+    return node.call(conv_nd, node.input(0), node.input_in_layout(1, "dhwio_to_oidhw"), None, 3,
+                     strides, padding, explicit, dilations, 1, cl)
+
+
+@register_op("Conv1D")
+def conv1d_op(node: OpNode) -> Value:
+    padding = node.attr_str("pad", "valid") or "valid"
+    if padding not in ("same", "valid"):
+        raise node.error(f"unsupported pad '{padding}'")
+    return node.call(conv1d_nwc, node.input(0), node.input(1), node.attr_int("stride", 1), padding,
+                     node.attr_int("dilation", 1), _channels_last(node))
+
+
+@register_op("Conv2DBackpropInput", param_layouts={1: "hwio_to_oihw"})
+def conv2d_backprop_input_op(node: OpNode) -> Value:
+    strides, padding, explicit, dilations, cl = _conv_args(node, 2)
+    sizes = node.static_list(0)
+    return node.call(conv2d_backprop_input, node.input(0) if sizes is None else sizes,
+                     node.input_in_layout(1, "hwio_to_oihw"), node.input(2), strides, padding,
+                     explicit, dilations, cl)
+
+
+@register_op("AvgPool", "MaxPool", "AvgPool3D", "MaxPool3D")
+def pool_op(node: OpNode) -> Value:
+    rank = 3 if node.op.endswith("3D") else 2
+    cl = _channels_last(node)
+    padding = node.attr_str("padding", "valid") or "valid"
+    if padding not in ("same", "valid"):
+        raise node.error(f"unsupported padding '{padding}'")
+    kind = "max" if node.op.startswith("Max") else "avg"
+    return node.call(pool_nd, node.input(0), kind, rank, _spatial(node, "ksize", rank, cl),
+                     _spatial(node, "strides", rank, cl), padding, cl)
+
+
+@register_op("MaxPoolWithArgmax", output_args=("output", "argmax"))
+def max_pool_with_argmax_op(node: OpNode) -> List[Value]:
+    padding = node.attr_str("padding", "valid") or "valid"
+    if padding not in ("same", "valid"):
+        raise node.error(f"unsupported padding '{padding}'")
+    out = node.call(max_pool_with_argmax, node.input(0), _spatial(node, "ksize", 2, True),
+                    _spatial(node, "strides", 2, True), padding,
+                    node.attr_bool("include_batch_in_index", False))
+    return node.outputs(out, 2)
+
+
+@register_op("Dilation2D")
+def dilation2d_op(node: OpNode) -> Value:
+    padding = node.attr_str("padding", "valid") or "valid"
+    if padding not in ("same", "valid"):
+        raise node.error(f"unsupported padding '{padding}'")
+    return node.call(dilation2d, node.input(0), node.input(1), _spatial(node, "strides", 2, True),
+                     _spatial(node, "rates", 2, True), padding)
