@@ -8,6 +8,7 @@ masks, and the weight-name fallbacks tfjs applies.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
@@ -101,12 +102,20 @@ class WeightIndex:
     without the prefix.
     """
 
-    def __init__(self, weights: Mapping[str, np.ndarray], model_names: Sequence[str]):
+    def __init__(self, weights: Mapping[str, np.ndarray], model_names: Sequence[str],
+                 top_layers: Sequence[Mapping[str, Any]] = ()):
         self.refs = {name: WeightRef(name, value) for name, value in weights.items()}
         self.consumed: Set[str] = set()
         self._by_layer: Dict[str, Dict[str, WeightRef]] = {}
         prefixes = [m + "/" for m in model_names if m]
+        keras3_paths = _keras3_storage_paths(top_layers) if any(
+            n.startswith("layers/") and "/vars/" in n for n in self.refs) else {}
         for name, ref in self.refs.items():
+            alias = _keras3_alias(name, keras3_paths)
+            if alias is not None:
+                layer, rest = alias
+                self._by_layer.setdefault(layer, {}).setdefault(rest, ref)
+                continue
             head, _, rest = name.partition("/")
             self._by_layer.setdefault(head, {}).setdefault(rest, ref)
             for prefix in prefixes:
@@ -123,6 +132,51 @@ class WeightIndex:
         return [n for n in self.refs if n not in self.consumed]
 
 
+def _keras_snake(class_name: str) -> str:
+    """Keras's ``naming.to_snake_case`` (used for ``.keras`` weight-storage paths)."""
+    name = re.sub(r"\W+", "", class_name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _keras3_storage_paths(layers: Sequence[Mapping[str, Any]]) -> Dict[str, Tuple[str, Mapping[str, Any]]]:
+    """``.keras`` files store a model's layers as ``layers/<snake class>[_<n>]`` numbered per
+    class in layer order; the converter keeps those paths as weight names
+    (``layers/conv2d_1/vars/0``). Maps each storage name to (layer name, layer config)."""
+    counts: Dict[str, int] = {}
+    out: Dict[str, Tuple[str, Mapping[str, Any]]] = {}
+    for layer in layers:
+        base = _keras_snake(str(layer.get("class_name", "")))
+        n = counts.get(base, 0)
+        counts[base] = n + 1
+        config = layer.get("config") or {}
+        out[base if n == 0 else f"{base}_{n}"] = (str(config.get("name") or layer.get("name")), config)
+    return out
+
+
+def _keras3_alias(name: str, paths: Mapping[str, Tuple[str, Mapping[str, Any]]]) -> Optional[Tuple[str, str]]:
+    """``layers/<storage>/<inner...>/vars/<i>`` → (layer name, path the layer's converter
+    reads): ``cell`` and TimeDistributed's ``layer`` levels disappear, Bidirectional's
+    ``forward_layer``/``backward_layer`` become ``forward_<inner>``/``backward_<inner>``."""
+    parts = name.split("/")
+    if len(parts) < 4 or parts[0] != "layers" or parts[-2] != "vars" or parts[1] not in paths:
+        return None
+    layer_name, config = paths[parts[1]]
+    inner_name = str(((config.get("layer") or {}).get("config") or {}).get("name") or "")
+    backward_name = str(((config.get("backward_layer") or {}).get("config") or {}).get("name") or "")
+    inner: List[str] = []
+    for part in parts[2:-2]:
+        if part in ("cell", "layer"):
+            continue
+        if part == "forward_layer":  # the names our Bidirectional gives its two layers
+            inner.append(f"forward_{inner_name}")
+        elif part == "backward_layer":
+            inner.append(backward_name or f"backward_{inner_name}")
+        else:
+            inner.append(part)
+    return layer_name, "/".join(inner + [parts[-1]])
+
+
 # --------------------------------------------------------------------------------------------
 # the model
 # --------------------------------------------------------------------------------------------
@@ -136,6 +190,8 @@ class _Node:
     inputs: List[Any]            # nested structure of TensorKey
     training: Optional[bool] = None
     as_list: bool = False        # the layer was called on a list (merge layers, RNN states)
+    #: Keras 3 op layers (``keras.ops.not_equal(x, 0)``): non-tensor call arguments by position.
+    constants: Dict[int, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -183,11 +239,15 @@ def _parse_node(layer: str, index: int, node: Any, where: str) -> _Node:
             return None
 
         tensors = [convert(a) for a in args]
+        constants = {i: a for i, (a, t) in enumerate(zip(args, tensors))
+                     if t is None and isinstance(a, (int, float, bool))}
         tensors = [t for t in tensors if t is not None]
         training = kwargs.get("training") if isinstance(kwargs.get("training"), bool) else None
         # Tensors passed as kwargs (initial_state, mask tensors) become extra list inputs.
         extra = [convert(v) for k, v in kwargs.items() if k in ("initial_state", "constants")]
         extra = [e for e in extra if e is not None]
+        if constants:
+            return _Node(layer, index, tensors, training, as_list=True, constants=constants)
         if len(tensors) == 1 and not extra:
             inputs = tensors[0]
             return _Node(layer, index, inputs if isinstance(inputs, list) else [inputs],
@@ -350,6 +410,10 @@ class LayersModel(KerasLayer):
             arg_masks = fetch(node.inputs, value_masks)
             x = args if node.as_list else args[0]
             m = arg_masks if node.as_list else arg_masks[0]
+            if node.constants:  # put the literal arguments back in their positions
+                tensors = iter(args)
+                x = [node.constants[i] if i in node.constants else next(tensors)
+                     for i in range(len(args) + len(node.constants))]
             flag = node.training if node.training is not None else training
             if isinstance(layer, KerasLayer):
                 if isinstance(layer, LayersModel):  # a nested model: its inputs are positional
@@ -583,6 +647,13 @@ def _model_names(config: Mapping[str, Any]) -> List[str]:
     return names
 
 
+def _top_layers(config: Mapping[str, Any]) -> List[Mapping[str, Any]]:
+    """The top-level model's layer configs in order (Sequential or Functional)."""
+    inner = config.get("config")
+    layers = inner.get("layers") if isinstance(inner, Mapping) else inner
+    return [layer for layer in (layers or []) if isinstance(layer, Mapping)]
+
+
 def build_layers_model(artifact: ModelArtifact, *, strict: bool = True,
                        device: Optional[Union[str, torch.device]] = None) -> LayersModel:
     """Build a :class:`LayersModel` from an artifact read by :func:`torch_tfjs.io.read_artifact`."""
@@ -600,7 +671,7 @@ def build_layers_model(artifact: ModelArtifact, *, strict: bool = True,
         hint = _LAMBDA_HINT if any(k in ("Lambda", "TFOpLambda", "SlicingOpLambda") for k in missing) else (
             "Register converters with torch_tfjs.register_layer('<ClassName>').")
         raise UnsupportedLayerError(missing, hint)
-    index = WeightIndex(artifact.weights, _model_names(top))
+    index = WeightIndex(artifact.weights, _model_names(top), _top_layers(top))
     builder = Builder(where, artifact.generated_by)
     model_config = top.get("config")
     name = (model_config.get("name") if isinstance(model_config, Mapping) else None) or "model"

@@ -18,6 +18,7 @@ FAMILIES = (
     "embeddings",
     "noise",
     "preprocessing",
+    "ops",
 )
 
 for _family in FAMILIES:

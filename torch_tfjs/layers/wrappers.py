@@ -58,13 +58,13 @@ class Bidirectional(KerasLayer):
             raise spec.error(f"unknown merge_mode {self.merge_mode!r}")
         self.forward_layer = spec.build_child(self._renamed(inner, "forward_" + name, False),
                                               self._scope(spec, "forward_" + name))
-        if backward_config is not None:
-            backward = dict(backward_config)
-            backward_name = _inner_name(backward)
+        if backward_config is not None:  # Keras saves it already reversed (go_backwards=True)
+            backward_name = _inner_name(backward_config)
+            backward = self._renamed(backward_config, backward_name, False)
         else:
-            backward, backward_name = inner, "backward_" + name
-        self.backward_layer = spec.build_child(self._renamed(backward, backward_name, True),
-                                               self._scope(spec, backward_name))
+            backward_name = "backward_" + name
+            backward = self._renamed(inner, backward_name, True)
+        self.backward_layer = spec.build_child(backward, self._scope(spec, backward_name))
         for layer in (self.forward_layer, self.backward_layer):
             if not isinstance(layer, RNN):
                 raise spec.error(f"wraps {type(layer).__name__}, not a recurrent layer")

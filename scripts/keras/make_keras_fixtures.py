@@ -1,0 +1,393 @@
+"""Fixtures converted by the Python ``tensorflowjs`` converter from real Keras models.
+
+Run with the TensorFlow environment (see scripts/README.md, "Keras-converted fixtures"):
+
+    scripts/.tfenv/bin/python scripts/keras/make_keras_fixtures.py              # every case
+    scripts/.tfenv/bin/python scripts/keras/make_keras_fixtures.py --case keras2_cnn
+
+Each case lands in ``tests/fixtures/keras/<name>/``: the converted artifact (model.json + shards as
+the converter names them), ``input_<i>.npy``, ``output_<i>.npy`` (Keras's own outputs, float32,
+inference mode) and ``case.json``. Quantized cases also hold ``expected_weights.npz`` (every weight
+as tfjs decodes it) and their reference outputs come from the Keras model with those dequantized
+weights loaded back, so the default tolerance applies and the decoding is checked exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import types
+import zlib
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tf_keras  # noqa: E402  (Keras 2)
+import keras  # noqa: E402  (Keras 3, what tf.keras is in TF >= 2.16)
+
+# ``import tensorflowjs`` imports converters we never use here, whose dependencies are not
+# installed: tensorflow_decision_forests (tf_saved_model_conversion_v2) and jax (jax_conversion).
+# Install empty stand-ins for exactly those modules so the import succeeds; real ones win when
+# installed. Keras is imported first (above) so that its own optional-jax probes see no stub.
+for _name in ("tensorflow_decision_forests", "jax", "jax.experimental", "jax.experimental.jax2tf"):
+    if _name in sys.modules:
+        continue
+    try:
+        __import__(_name)
+    except Exception:
+        sys.modules[_name] = types.ModuleType(_name)
+if not hasattr(sys.modules["jax"], "experimental"):
+    sys.modules["jax"].experimental = sys.modules["jax.experimental"]  # type: ignore[attr-defined]
+if not hasattr(sys.modules["jax.experimental"], "jax2tf"):
+    sys.modules["jax.experimental"].jax2tf = sys.modules["jax.experimental.jax2tf"]  # type: ignore[attr-defined]
+
+import tensorflowjs  # noqa: E402
+from tensorflowjs.converters import converter as tfjs_converter  # noqa: E402
+from tensorflowjs.converters import keras_h5_conversion  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "tests" / "fixtures" / "keras"
+
+TFJS_VERSION = tensorflowjs.__version__
+KERAS2_VERSION = tf_keras.__version__
+KERAS3_VERSION = keras.__version__
+
+
+def rng_for(name: str) -> np.random.Generator:
+    return np.random.default_rng(zlib.crc32(name.encode()))
+
+
+def weight_path(w) -> str:
+    return str(getattr(w, "path", None) or w.name)
+
+
+def randomize_weights(model, rng: np.random.Generator) -> None:
+    """Seeded N(0, 0.3) weights; BatchNorm gammas around 1 and variances positive."""
+    values = []
+    for w in model.weights:
+        name = weight_path(w)
+        shape = tuple(int(d) for d in w.shape)
+        if "moving_variance" in name:
+            v = rng.uniform(0.5, 1.5, size=shape)
+        elif "gamma" in name:
+            v = 1.0 + rng.normal(0.0, 0.3, size=shape)
+        else:
+            v = rng.normal(0.0, 0.3, size=shape)
+        values.append(v.astype(np.float32))
+    model.set_weights(values)
+
+
+def tensor_layer_name(t) -> str:
+    return t._keras_history[0].name
+
+
+def run_keras(model, inputs: List[np.ndarray]) -> List[np.ndarray]:
+    out = model(inputs if len(inputs) > 1 else inputs[0], training=False)
+    outs = out if isinstance(out, (list, tuple)) else [out]
+    return [np.asarray(o).astype(np.float32) for o in outs]
+
+
+# ----------------------------------------------------------------------------------- models
+
+
+def keras2_cnn():
+    K = tf_keras
+    inp = K.Input(shape=(16, 16, 3), name="image")
+    x = K.layers.Conv2D(16, 3, padding="same", activation="relu", name="conv_in")(inp)
+    x = K.layers.BatchNormalization(name="bn")(x)
+    d = K.layers.DepthwiseConv2D(3, padding="same", name="dw")(x)
+    d = K.layers.Conv2D(16, 3, strides=2, padding="same", name="conv_s2")(d)
+    s = K.layers.Conv2D(16, 1, strides=2, name="shortcut")(x)
+    y = K.layers.Add(name="add")([d, s])
+    y = K.layers.GlobalAveragePooling2D(name="gap")(y)
+    out = K.layers.Dense(4, activation="softmax", name="probs")(y)
+    return K.Model(inp, out, name="keras2_cnn")
+
+
+def keras2_text():
+    K = tf_keras
+    return K.Sequential([
+        K.Input(shape=(7,), dtype="int32", name="tokens"),
+        K.layers.Embedding(12, 6, mask_zero=True, name="embed"),
+        K.layers.Bidirectional(K.layers.LSTM(5, return_sequences=True), name="bilstm"),
+        K.layers.GRU(4, name="gru"),  # reset_after=True is the Keras 2 default
+        K.layers.Dense(3, name="logits"),
+    ], name="keras2_text")
+
+
+def keras2_mixed():
+    K = tf_keras
+    seq = K.Input(shape=(8, 4), name="seq")
+    vec = K.Input(shape=(5,), name="vec")
+    s = K.layers.UpSampling1D(2, name="up")(seq)
+    s = K.layers.ZeroPadding1D(1, name="pad")(s)
+    s = K.layers.Cropping1D((2, 1), name="crop")(s)
+    s = K.layers.Flatten(name="flat")(s)
+    v = K.layers.Dense(6, activation="tanh", name="vec_dense")(vec)
+    h = K.layers.Concatenate(name="concat")([s, v])
+    h = K.layers.Dense(8, activation="relu", name="hidden")(h)
+    h = K.layers.Dropout(0.3, name="drop")(h)
+    h = K.layers.LayerNormalization(name="ln")(h)
+    out_a = K.layers.Dense(3, name="out_a")(h)
+    gate = K.layers.Dense(8, activation="sigmoid", name="gate")(vec)
+    m = K.layers.Multiply(name="mul")([h, gate])
+    out_b = K.layers.Dense(2, name="out_b")(m)
+    return K.Model([seq, vec], [out_a, out_b], name="keras2_mixed")
+
+
+def keras3_cnn():
+    K = keras
+    inp = K.Input(shape=(16, 16, 3), name="image")
+    x = K.layers.Conv2D(16, 3, padding="same", activation="relu", name="conv_in")(inp)
+    x = K.layers.BatchNormalization(name="bn")(x)
+    d = K.layers.DepthwiseConv2D(3, padding="same", name="dw")(x)
+    d = K.layers.Conv2D(16, 3, strides=2, padding="same", name="conv_s2")(d)
+    s = K.layers.Conv2D(16, 1, strides=2, name="shortcut")(x)
+    y = K.layers.Add(name="add")([d, s])
+    y = K.layers.GlobalAveragePooling2D(name="gap")(y)
+    out = K.layers.Dense(4, activation="softmax", name="probs")(y)
+    return K.Model(inp, out, name="keras3_cnn")
+
+
+def keras3_lstm():
+    K = keras
+    inp = K.Input(shape=(7,), dtype="int32", name="tokens")
+    x = K.layers.Embedding(12, 6, mask_zero=True, name="embed")(inp)
+    x = K.layers.Bidirectional(K.layers.LSTM(5, return_sequences=True), name="bilstm")(x)
+    x = K.layers.GRU(4, name="gru")(x)  # reset_after=True is the Keras 3 default
+    out = K.layers.Dense(3, name="logits")(x)
+    return K.Model(inp, out, name="keras3_lstm")
+
+
+# ----------------------------------------------------------------------------------- inputs
+
+
+def image_inputs(rng):
+    return [rng.normal(0.0, 1.0, size=(2, 16, 16, 3)).astype(np.float32)]
+
+
+def token_inputs(rng):
+    x = rng.integers(1, 12, size=(3, 7)).astype(np.int32)
+    for row, length in enumerate((7, 4, 2)):  # trailing zeros (padding), one full row
+        x[row, length:] = 0
+    return [x]
+
+
+def mixed_inputs(rng):
+    return [rng.normal(0.0, 1.0, size=(2, 8, 4)).astype(np.float32),
+            rng.normal(0.0, 1.0, size=(2, 5)).astype(np.float32)]
+
+
+# ----------------------------------------------------------------------------------- conversion
+
+
+def convert_keras2(model, out_dir: Path, **kw) -> None:
+    tensorflowjs.converters.save_keras_model(model, str(out_dir), **kw)
+
+
+def convert_keras2_split(model, out_dir: Path) -> None:
+    """One weight group per layer: the converter's split_weights_by_layer route (the H5 path)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        h5 = os.path.join(tmp, "model.h5")
+        model.save(h5)
+        topology, groups = keras_h5_conversion.h5_merged_saved_model_to_tfjs_format(
+            h5, split_by_layer=True)
+        keras_h5_conversion.write_artifacts(topology, groups, str(out_dir))
+
+
+def convert_keras3(model, out_dir: Path) -> None:
+    """Keras 3: save a .keras file, then the converter's keras_keras route."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.keras")
+        model.save(path)
+        tfjs_converter.dispatch_keras_keras_to_tfjs_layers_model_conversion(path, str(out_dir))
+
+
+# ----------------------------------------------------------------------------------- decoding
+
+_DTYPES = {"float32": np.float32, "int32": np.int32, "bool": np.bool_,
+           "uint8": np.uint8, "uint16": np.uint16, "float16": np.float16}
+
+
+def decode_like_tfjs(out_dir: Path) -> Dict[str, np.ndarray]:
+    """Decode the written shards with numpy, as tfjs does: q * scale + min in double precision,
+    stored once as float32 (float16 widened exactly)."""
+    manifest = json.loads((out_dir / "model.json").read_text())["weightsManifest"]
+    result: Dict[str, np.ndarray] = {}
+    for group in manifest:
+        buf = b"".join((out_dir / p).read_bytes() for p in group["paths"])
+        offset = 0
+        for spec in group["weights"]:
+            shape = tuple(spec["shape"])
+            count = int(np.prod(shape)) if shape else 1
+            quant = spec.get("quantization")
+            stored = _DTYPES[quant["dtype"] if quant else spec["dtype"]]
+            raw = np.frombuffer(buf, dtype=stored, count=count, offset=offset)
+            offset += count * np.dtype(stored).itemsize
+            if quant is None:
+                value = raw.copy()
+            elif quant["dtype"] == "float16":
+                value = raw.astype(np.float32)
+            else:
+                value = (raw.astype(np.float64) * float(quant["scale"]) + float(quant["min"]))
+                value = value.astype(np.float32)
+            result[spec["name"]] = value.reshape(shape)
+        assert offset == len(buf), f"{out_dir}: {len(buf) - offset} unread bytes"
+    return result
+
+
+def load_decoded_weights(model, decoded: Dict[str, np.ndarray]) -> None:
+    values = []
+    for w in model.weights:
+        name = w.name[:-2] if w.name.endswith(":0") else w.name
+        if name not in decoded:
+            raise KeyError(f"weight {name!r} not in the manifest ({sorted(decoded)})")
+        values.append(decoded[name])
+    assert len(values) == len(decoded), "manifest and model hold different weight sets"
+    model.set_weights(values)
+
+
+# ----------------------------------------------------------------------------------- cases
+
+CaseFn = Callable[[], object]
+
+
+class Spec:
+    def __init__(self, name: str, build: CaseFn, inputs: Callable, covers: List[str],
+                 description: str, keras3: bool = False, quantize: Optional[str] = None,
+                 split: bool = False, seed_name: Optional[str] = None):
+        self.name, self.build, self.inputs, self.covers = name, build, inputs, covers
+        self.description, self.keras3, self.quantize, self.split = description, keras3, quantize, split
+        self.seed_name = seed_name or name
+
+
+CNN_COVERS = ["InputLayer", "Conv2D", "BatchNormalization", "DepthwiseConv2D", "Add",
+              "GlobalAveragePooling2D", "Dense"]
+TEXT_COVERS = ["InputLayer", "Embedding", "Bidirectional", "LSTM", "GRU", "Dense"]
+MIXED_COVERS = ["InputLayer", "UpSampling1D", "ZeroPadding1D", "Cropping1D", "Flatten", "Dense",
+                "Concatenate", "Dropout", "LayerNormalization", "Multiply"]
+CNN_DESC = ("Conv2D(same, relu) -> BatchNormalization -> DepthwiseConv2D -> Conv2D stride 2, "
+            "+ 1x1 stride-2 shortcut, Add -> GlobalAveragePooling2D -> Dense softmax; 16x16x3")
+
+SPECS = [
+    Spec("keras2_cnn", keras2_cnn, image_inputs, CNN_COVERS, "Keras 2 functional CNN: " + CNN_DESC),
+    Spec("keras2_text", keras2_text, token_inputs, TEXT_COVERS,
+         "Keras 2 Sequential Embedding(mask_zero) -> Bidirectional(LSTM seqs) -> GRU(reset_after) "
+         "-> Dense; int32 tokens with trailing zeros"),
+    Spec("keras2_mixed", keras2_mixed, mixed_inputs, MIXED_COVERS,
+         "Keras 2 functional, two inputs / two outputs: UpSampling1D, ZeroPadding1D, Cropping1D, "
+         "Flatten on a sequence branch; Concatenate, Dense, Dropout, LayerNormalization, Multiply"),
+    Spec("keras3_cnn", keras3_cnn, image_inputs, CNN_COVERS,
+         "Keras 3 functional CNN (.keras via keras_keras converter path): " + CNN_DESC, keras3=True),
+    Spec("keras3_lstm", keras3_lstm, token_inputs, TEXT_COVERS,
+         "Keras 3 functional Embedding(mask_zero) -> Bidirectional(LSTM seqs) -> GRU(reset_after) "
+         "-> Dense (.keras via keras_keras converter path); int32 tokens with trailing zeros",
+         keras3=True),
+    Spec("keras2_cnn_uint8", keras2_cnn, image_inputs, CNN_COVERS,
+         "keras2_cnn with every weight quantized to uint8, 1 KiB shards; reference = Keras with the "
+         "dequantized weights", quantize="uint8", seed_name="keras2_cnn"),
+    Spec("keras2_cnn_uint16", keras2_cnn, image_inputs, CNN_COVERS,
+         "keras2_cnn with every weight quantized to uint16, 1 KiB shards; reference = Keras with the "
+         "dequantized weights", quantize="uint16", seed_name="keras2_cnn"),
+    Spec("keras2_cnn_float16", keras2_cnn, image_inputs, CNN_COVERS,
+         "keras2_cnn with every weight stored as float16, 1 KiB shards; reference = Keras with the "
+         "float16-rounded weights", quantize="float16", seed_name="keras2_cnn"),
+    Spec("keras2_cnn_groups", keras2_cnn, image_inputs, CNN_COVERS,
+         "keras2_cnn converted with split_by_layer: one weight group (shard file) per layer",
+         split=True, seed_name="keras2_cnn"),
+]
+
+QUANT_SHARD_BYTES = 1024
+
+
+def make(spec: Spec) -> None:
+    out_dir = OUT / spec.name
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    rng = rng_for(spec.seed_name)
+    model = spec.build()
+    randomize_weights(model, rng)
+    inputs = spec.inputs(rng_for(spec.name + "/inputs"))
+    meta_extra: Dict[str, object] = {}
+
+    if spec.keras3:
+        convert_keras3(model, out_dir)
+        keras_ver = KERAS3_VERSION
+    elif spec.split:
+        convert_keras2_split(model, out_dir)
+        keras_ver = KERAS2_VERSION
+    elif spec.quantize:
+        convert_keras2(model, out_dir, quantization_dtype_map={spec.quantize: True},
+                       weight_shard_size_bytes=QUANT_SHARD_BYTES)
+        keras_ver = KERAS2_VERSION
+    else:
+        convert_keras2(model, out_dir)
+        keras_ver = KERAS2_VERSION
+
+    if spec.quantize:
+        decoded = decode_like_tfjs(out_dir)
+        np.savez(out_dir / "expected_weights.npz", **decoded)
+        load_decoded_weights(model, decoded)
+        reference = f"Keras {keras_ver} predict with the weights dequantized as tfjs does"
+    else:
+        reference = f"Keras {keras_ver} predict"
+    outputs = run_keras(model, inputs)
+
+    input_names = [tensor_layer_name(t) for t in model.inputs]
+    output_names = [tensor_layer_name(t) for t in model.outputs]
+    for i, x in enumerate(inputs):
+        np.save(out_dir / f"input_{i}.npy", x)
+    for i, y in enumerate(outputs):
+        np.save(out_dir / f"output_{i}.npy", y)
+    meta = {
+        "name": spec.name,
+        "kind": "layers-model",
+        "family": "keras",
+        "covers": spec.covers,
+        "description": spec.description,
+        "generator": f"tensorflowjs {TFJS_VERSION} converter from Keras {keras_ver}",
+        "reference": reference,
+        "inputs": [{"file": f"input_{i}.npy", "name": n} for i, n in enumerate(input_names)],
+        "outputs": [{"file": f"output_{i}.npy", "name": n} for i, n in enumerate(output_names)],
+        **meta_extra,
+    }
+    (out_dir / "case.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    files = sorted(p.name for p in out_dir.iterdir())
+    size = sum(p.stat().st_size for p in out_dir.iterdir())
+    print(f"{spec.name}: {size} bytes, {files}")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--case", action="append", help="case name (repeatable); default: all")
+    args = ap.parse_args(argv)
+    tf.random.set_seed(0)
+    known = {s.name: s for s in SPECS}
+    names = args.case or list(known)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        ap.error(f"unknown case(s) {unknown}; known: {sorted(known)}")
+    failed = []
+    for n in names:
+        try:
+            make(known[n])
+        except Exception as exc:  # report and continue with the other cases
+            import traceback
+            traceback.print_exc()
+            failed.append(f"{n}: {type(exc).__name__}: {exc}")
+    for f in failed:
+        print("FAILED", f, file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
