@@ -37,3 +37,10 @@ def test_support_matrix_is_current():
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "support_matrix.py"), "--check"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_demo_runs_bundled_layers_and_graph_models(capsys):
+    """README command 1: the bundled examples (both formats) load and match tfjs."""
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "[LayersModel]" in out and "[GraphModel]" in out and "MISMATCH" not in out

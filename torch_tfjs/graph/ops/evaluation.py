@@ -19,9 +19,13 @@ def top_k(x: torch.Tensor, k: int) -> Tuple[torch.Tensor, torch.Tensor]:
 @register_op("TopKV2", output_args=("values", "indices"))
 def top_k_op(node: OpNode) -> List[Value]:
     k = node.static_list(1)
-    if k is None:
-        raise node.error("k must be a constant")
+    if k is None:  # k fed at run time (tfjs reads it from the tensor too)
+        return node.outputs(node.call(_top_k_dynamic, node.input(0), node.input(1)), 2)
     return node.outputs(node.call(top_k, node.input(0), int(k[0])), 2)
+
+
+def _top_k_dynamic(x: torch.Tensor, k: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    return top_k(x, int(k.reshape(-1)[0]))
 
 
 def unique(x: torch.Tensor, axis: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:

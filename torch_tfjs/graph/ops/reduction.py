@@ -68,8 +68,9 @@ _REDUCTIONS: dict = {"Sum": reduce_sum, "Mean": reduce_mean, "Max": reduce_max, 
                      "Prod": reduce_prod, "All": reduce_all, "Any": reduce_any}
 
 
-def _reduce_dynamic(fn: Callable, x: torch.Tensor, axes: torch.Tensor, keep_dims: bool) -> torch.Tensor:
-    return fn(x, [int(a) for a in axes.reshape(-1).tolist()], keep_dims)
+def _reduce_dynamic(op: str, x: torch.Tensor, axes: torch.Tensor, keep_dims: bool) -> torch.Tensor:
+    # the op name, not the function, travels in the FX graph: FX cannot print a function argument
+    return _REDUCTIONS[op](x, [int(a) for a in axes.reshape(-1).tolist()], keep_dims)
 
 
 @register_op("Sum", "Mean", "Max", "Min", "Prod", "All", "Any")
@@ -78,7 +79,7 @@ def reduce(node: OpNode) -> Value:
     keep = node.attr_bool("keep_dims", node.attr_bool("keepDims", False))
     axes = node.static_list(1)
     if axes is None:
-        return node.call(_reduce_dynamic, fn, node.input(0), node.input(1), keep)
+        return node.call(_reduce_dynamic, node.op, node.input(0), node.input(1), keep)
     return node.call(fn, node.input(0), [int(a) for a in axes], keep)
 
 

@@ -1,0 +1,35 @@
+"""Shape-changing and dtype ops."""
+
+import tensorflow as tf
+
+CASES = [
+    dict(name="reshape_dynamic", covers=["Reshape"], description="reshape to [-1, 6] with dynamic batch",
+         fn=lambda x: tf.reshape(x, [-1, 6]), inputs=[dict(shape=[2, 3, 4])], dynamic_batch=True),
+    dict(name="reshape_shape_input", covers=["Reshape"], description="reshape to a shape given as an input",
+         fn=lambda x, s: tf.reshape(x, s), inputs=[dict(shape=[2, 3, 4]),
+                                                   dict(shape=[3], dtype="int32", values=[4, -1, 2])]),
+    dict(name="squeeze", covers=["Squeeze"], description="squeeze axes [1, 3]",
+         fn=lambda x: tf.squeeze(x, [1, 3]), inputs=[dict(shape=[2, 1, 3, 1])]),
+    dict(name="squeeze_all", covers=["Squeeze"], description="squeeze all size-1 axes",
+         fn=lambda x: tf.squeeze(x), inputs=[dict(shape=[1, 3, 1, 2])]),
+    dict(name="expand_dims", covers=["ExpandDims"], description="expand_dims axis -1 (dynamic batch)",
+         fn=lambda x: tf.expand_dims(x, -1), inputs=[dict(shape=[2, 3])], dynamic_batch=True),
+    dict(name="depth_to_space", covers=["DepthToSpace"], description="depth_to_space block 2 NHWC",
+         fn=lambda x: tf.nn.depth_to_space(x, 2), inputs=[dict(shape=[1, 2, 3, 8])]),
+    dict(name="cast_float_int", covers=["Cast"], description="float -> int32 truncates toward zero",
+         fn=lambda x: tf.cast(x, tf.int32), inputs=[dict(shape=[3, 5], range=(-4, 4))]),
+    dict(name="cast_int_float_bool", covers=["Cast"], description="int32 -> float32 and int32 -> bool",
+         fn=lambda x: (tf.cast(x, tf.float32) * 0.5, tf.cast(x, tf.bool)),
+         inputs=[dict(shape=[3, 5], dtype="int32", range=(-2, 3))]),
+    dict(name="cast_bool_float", covers=["Cast"], description="bool -> float32",
+         fn=lambda x: tf.cast(x, tf.float32), inputs=[dict(shape=[3, 5], dtype="bool")]),
+    dict(name="mirror_pad_reflect", covers=["MirrorPad"], description="mirror pad REFLECT",
+         fn=lambda x: tf.pad(x, [[1, 2], [2, 1]], mode="REFLECT"), inputs=[dict(shape=[4, 5])]),
+    dict(name="mirror_pad_symmetric", covers=["MirrorPad"], description="mirror pad SYMMETRIC",
+         fn=lambda x: tf.pad(x, [[0, 0], [2, 3], [1, 0]], mode="SYMMETRIC"), inputs=[dict(shape=[2, 3, 4])]),
+    dict(name="broadcast_to", covers=["BroadcastTo"], description="broadcast [3,1] to [2,3,4]",
+         fn=lambda x: tf.broadcast_to(x, [2, 3, 4]), inputs=[dict(shape=[3, 1])]),
+    dict(name="shape_size_rank", covers=["Shape"], description="shape of a dynamic-batch input as int32",
+         fn=lambda x: (tf.shape(x), tf.cast(tf.size(x), tf.float32) + tf.reduce_sum(x)),
+         inputs=[dict(shape=[2, 3])], dynamic_batch=True),
+]

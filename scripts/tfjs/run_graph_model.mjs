@@ -1,0 +1,62 @@
+// Run a converted GraphModel with the real tfjs runtime (pure-JS CPU backend) and write its outputs.
+//
+//   node tfjs/run_graph_model.mjs <case_dir>
+//
+// <case_dir> holds model.json + weight shard(s) + input_<i>.npy. Input names come from
+// <case_dir>/case.json ("inputs": [{file, name}]) when present, else the signature's input keys in
+// model.json order. Every signature output is computed with `model.executeAsync(feed, outputNames)`
+// (handles control flow and dynamic-shape ops) and written as output_<i>.npy in the signature's
+// model.json order (the order torch_tfjs's GraphModel returns them). Prints one JSON line per output.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { readNpy, tf, writeNpy } from './lib.mjs';
+
+const dir = process.argv[2];
+if (!dir) {
+  console.error('usage: node tfjs/run_graph_model.mjs <case_dir>');
+  process.exit(2);
+}
+await tf.setBackend('cpu');
+
+const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
+const groups = json.weightsManifest ?? [];
+const data = Buffer.concat(groups.flatMap((g) => g.paths).map((p) => fs.readFileSync(path.join(dir, p))));
+const handler = {
+  load: async () => ({
+    modelTopology: json.modelTopology,
+    weightSpecs: groups.flatMap((g) => g.weights),
+    weightData: data.buffer.slice(data.byteOffset, data.byteOffset + data.length),
+    format: json.format,
+    generatedBy: json.generatedBy,
+    convertedBy: json.convertedBy,
+    signature: json.signature,
+    userDefinedMetadata: json.userDefinedMetadata,
+    modelInitializer: json.modelInitializer,
+    initializerSignature: json.initializerSignature,
+  }),
+};
+const model = await tf.loadGraphModel(handler);
+
+const signature = json.signature ?? {};
+let inputSpecs;
+const caseFile = path.join(dir, 'case.json');
+if (fs.existsSync(caseFile)) {
+  inputSpecs = JSON.parse(fs.readFileSync(caseFile, 'utf8')).inputs;
+} else {
+  inputSpecs = Object.keys(signature.inputs ?? {}).map((name, i) => ({ file: `input_${i}.npy`, name }));
+}
+const feed = {};
+for (const spec of inputSpecs) feed[spec.name] = readNpy(path.join(dir, spec.file));
+
+const outputNames = Object.keys(signature.outputs ?? {});
+if (!outputNames.length) throw new Error('model.json has no signature outputs');
+let outputs = await model.executeAsync(feed, outputNames);
+if (!Array.isArray(outputs)) outputs = [outputs];
+for (let i = 0; i < outputs.length; i++) {
+  let t = outputs[i];
+  if (!['float32', 'int32', 'bool'].includes(t.dtype)) throw new Error(`output ${outputNames[i]}: dtype ${t.dtype} cannot be written as .npy`);
+  await writeNpy(path.join(dir, `output_${i}.npy`), t);
+  console.log(JSON.stringify({ output: i, name: outputNames[i], shape: t.shape, dtype: t.dtype }));
+}
+tf.dispose([...Object.values(feed), ...outputs]);
