@@ -4,8 +4,6 @@ expressions of Keras's definitions."""
 
 from __future__ import annotations
 
-import json
-import shutil
 
 import numpy as np
 import pytest

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import torch_tfjs
-from fixture_cases import FIXTURES, discover, params
+from fixture_cases import discover, params
 
 def _has_weights(case) -> bool:
     manifest = json.loads((case.path / "model.json").read_text()).get("weightsManifest") or []

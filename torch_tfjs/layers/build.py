@@ -20,7 +20,7 @@ from ..errors import (GraphError, LayerConfigError, ModelInputError, ModelJSONEr
                       UnsupportedLayerError, WeightMismatchError)
 from ..io import ModelArtifact, read_artifact
 from ..io.sources import PathLike
-from .base import KerasLayer, LayerSpec, Tensors, WeightRef, WeightScope, snake
+from .base import KerasLayer, LayerSpec, Tensors, WeightRef, WeightScope
 from .registry import MODEL_CLASSES, get_layer_converter
 
 TensorKey = Tuple[str, int, int]  # (layer name, node index, tensor index)

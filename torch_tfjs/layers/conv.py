@@ -9,7 +9,7 @@ TF SAME padding with an odd total gets its extra row/column after, via one ``F.p
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F

@@ -5,7 +5,7 @@ Inputs are channels-last images ((batch,) height, width, channels) as in tfjs.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple
+from typing import Any, Optional
 
 import torch
 

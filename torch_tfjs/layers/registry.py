@@ -13,7 +13,7 @@ Users plug in custom layers the same way, with a class or a plain function (a pl
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, TypeVar, Union
+from typing import Callable, Dict, List, Optional, TypeVar
 
 from torch import nn
 

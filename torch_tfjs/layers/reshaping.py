@@ -7,12 +7,12 @@ config says ``channels_first``; the layers work on the spatial axes directly, so
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 
-from .._image import resize_bilinear, resize_nearest
+from .._image import resize_bilinear
 from ..activations import is_keras_made
 from .base import KerasLayer, LayerSpec, data_format, snake
 from .registry import register_layer

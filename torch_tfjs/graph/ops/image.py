@@ -4,7 +4,7 @@ is shared with the layers in :mod:`torch_tfjs._image`)."""
 
 from __future__ import annotations
 
-from typing import List, Sequence, Tuple, Union
+from typing import List, Sequence, Union
 
 import torch
 

@@ -3,7 +3,7 @@ ArgMin, Cumsum, Cumprod, Bincount, DenseBincount."""
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 

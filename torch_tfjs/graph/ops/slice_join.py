@@ -8,7 +8,7 @@ lowered to plain tensor indexing (``x[a:b:s, None, ..., i]``) so it traces witho
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, List, Sequence, Tuple
 
 import numpy as np
 import torch
