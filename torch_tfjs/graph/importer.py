@@ -22,6 +22,8 @@ from ..errors import GraphError, ModelInputError, ModelJSONError, UnsupportedOpE
 from ..io import ModelArtifact, read_artifact
 from ..io.sources import PathLike
 from .._layout import WEIGHT_LAYOUTS
+from .functionalize import functionalize_loops, has_v1_loops
+from .ops.control_v1 import dead_aware, gate
 from .node import TF_DTYPES, NodeDef, OpNode, Static, TensorRef, Value
 from .registry import get_op
 
@@ -66,6 +68,8 @@ class _Scope:
     materialized: Dict[int, fx.Node] = field(default_factory=dict)
     attrs: Dict[str, fx.Node] = field(default_factory=dict)
     emitted: Set[str] = field(default_factory=set)
+    #: Nodes downstream of a Switch (lowered tf.cond): they run with dead-tensor semantics.
+    tainted: Set[str] = field(default_factory=set)
     #: Const node name → the weight layout every consumer asks for (see ``param_layouts``).
     const_layouts: Dict[str, str] = field(default_factory=dict)
 
@@ -90,10 +94,14 @@ class GraphImporter:
         topology = artifact.model_topology or {}
         if not isinstance(topology.get("node", []), list):
             raise ModelJSONError(f"{self.where}: modelTopology.node must be a list")
-        self.nodes = self._parse_nodes(topology.get("node", []), "graph")
+        raw_nodes = topology.get("node", [])
+        synthesized: List[Dict[str, Any]] = []
+        if has_v1_loops(raw_nodes):  # TF1 while loops → While nodes over synthesized functions
+            raw_nodes, synthesized = functionalize_loops(raw_nodes, self.where)
+        self.nodes = self._parse_nodes(raw_nodes, "graph")
         library = topology.get("library") or {}
         self.function_defs: Dict[str, Dict[str, Any]] = {}
-        for fdef in library.get("function", []) or []:
+        for fdef in list(library.get("function", []) or []) + synthesized:
             name = (fdef.get("signature") or {}).get("name")
             if not name:
                 raise ModelJSONError(f"{self.where}: library function without signature.name")
@@ -251,6 +259,8 @@ class GraphImporter:
     def emit_call(self, opnode: OpNode, fn: Callable[..., Any], args: Tuple[Any, ...],
                   kwargs: Dict[str, Any], fold: bool = True) -> Value:
         dynamic = any(isinstance(a, fx.Node) for a in _flatten((args, kwargs)))
+        if opnode.name in self.scope.tainted and opnode.op not in ("Switch", "Merge"):
+            fn, fold = dead_aware(fn), False  # downstream of a Switch: dead in, dead out
         if fold and not dynamic:
             def unwrap(a: Any) -> Any:
                 if isinstance(a, Static):
@@ -370,8 +380,14 @@ class GraphImporter:
         if entry is None:
             raise UnsupportedOpError({node.op: [node.name]})
         inputs = [self.value_of(ref) for ref in node.inputs] if node.op != "NextIteration" else []
+        dead_controls = [c for c in node.control_inputs if c in scope.tainted]
+        if node.op == "Switch" or dead_controls or any(r.node in scope.tainted for r in node.inputs):
+            scope.tainted.add(node.name)
         result = entry.emitter(OpNode(node, inputs, self))
         results = list(result) if isinstance(result, (list, tuple)) else [result]
+        if dead_controls:  # tied to a branch by a control edge only (a constant under a pivot)
+            controls = [self.materialize(self.value_of(TensorRef(c))) for c in dead_controls]
+            results = [scope.graph.call_function(gate, (self.materialize(r), *controls)) for r in results]
         for i, value in enumerate(results):
             scope.values[(node.name, i)] = value
         scope.emitted.add(node.name)
