@@ -15,6 +15,8 @@ from . import errors
 from .io import ModelArtifact, read_artifact
 from .io.sources import PathLike
 from .layers import KerasLayer, LayerSpec, LayersModel, load_layers_model, register_layer
+from .export import (load_safetensors, save_graph_model, save_layers_model, save_model,
+                     save_safetensors)
 
 __version__ = "0.1.0"
 
@@ -47,5 +49,6 @@ def register_op(op_name: str, *aliases: str, override: bool = False):  # type: i
 __all__ = [
     "KerasLayer", "LayerSpec", "LayersModel", "ModelArtifact", "errors", "load",
     "load_graph_model", "load_layers_model", "read_artifact", "register_layer", "register_op",
+    "load_safetensors", "save_graph_model", "save_layers_model", "save_model", "save_safetensors",
     "__version__",
 ]

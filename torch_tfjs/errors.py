@@ -18,6 +18,7 @@ anything the library raises on purpose. Messages name the file, layer or node at
     │   ├── LayerConfigError       a layer config torch_tfjs cannot honour
     │   ├── GraphError             a malformed graph (dangling input, cycle, bad attr)
     │   └── WeightMismatchError    model weights and manifest do not match
+    ├── ExportError              saving / exporting a model failed
     └── ModelInputError          a call with the wrong number, names or shapes of inputs
 """
 
@@ -119,6 +120,10 @@ class GraphError(ConversionError):
 
 class WeightMismatchError(ConversionError):
     """The model's variables and the manifest's weights do not correspond."""
+
+
+class ExportError(TfjsError):
+    """A model cannot be saved or exported as asked (names what is missing)."""
 
 
 # --- calling ----------------------------------------------------------------------------------

@@ -690,6 +690,11 @@ def build_layers_model(artifact: ModelArtifact, *, strict: bool = True,
     model.artifact_info = {"source": where, "generated_by": artifact.generated_by,
                            "converted_by": artifact.converted_by,
                            "training_config": artifact.training_config}
+    # What saving needs to write the artifact back (torch_tfjs.export): model.json as read, and
+    # the manifest weights no layer took (kept only with strict=False) to write them unchanged.
+    model.artifact_json = artifact.raw
+    model.artifact_format = artifact.format
+    model.unmatched_weights = {name: artifact.weights[name] for name in index.unused()}
     model.eval()
     if device is not None:
         model.to(device)
