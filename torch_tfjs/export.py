@@ -113,7 +113,8 @@ def optimizer_weights(model: nn.Module, optimizer: torch.optim.Optimizer) -> Lis
     tfjs's ``getWeights`` order: ``iter`` (int32 scalar), then per trainable weight in model
     order ``<name>/m`` ... ``<name>/v`` (Adam), ``<name>/momentum`` (SGD with momentum → tfjs
     MomentumOptimizer), nothing more for plain SGD. tfjs's ``setWeights`` restores them by
-    position. Other optimizers raise :class:`ExportError`.
+    position. The tfjs-exact optimizers of :mod:`torch_tfjs.training` write their own slots
+    in tfjs order. Other optimizers raise :class:`ExportError`.
     """
     slots = [(w.manifest_name, getattr(layer, w.attr), w) for layer, w in _keras_weight_slots(model)]
     trainable = [(n, p, w) for n, p, w in slots if isinstance(p, nn.Parameter) and p.requires_grad]
@@ -130,6 +131,15 @@ def optimizer_weights(model: nn.Module, optimizer: torch.optim.Optimizer) -> Lis
             res.append((f"{name}/{suffix}", _to_numpy(w.to_keras(value), "float32"), "optimizer"))
         return res
 
+    from .training.optimizers import TfjsOptimizer
+    if isinstance(optimizer, TfjsOptimizer):  # tfjs-exact optimizers know their slot order
+        out[0] = ("iter", np.array(optimizer.iterations, dtype=np.int32), "optimizer")
+        for suffix, key, init in optimizer.slots:
+            for name, p, w in trainable:
+                value = state.get(p, {}).get(key)
+                value = torch.full_like(p, init) if value is None else value
+                out.append((f"{name}/{suffix}", _to_numpy(w.to_keras(value), "float32"), "optimizer"))
+        return out
     if type(optimizer) is torch.optim.Adam:
         if any(g.get("amsgrad") for g in optimizer.param_groups):
             raise ExportError("Adam(amsgrad=True) has no tfjs equivalent")
@@ -156,8 +166,8 @@ def save_layers_model(model: nn.Module, folder: PathLike, *, quantize: Optional[
     ``quantize``: None, ``"uint8"``, ``"uint16"`` or ``"float16"`` (as the tensorflowjs
     converter; float32 weights only). ``shard_size``: bytes per shard (default 4 MiB).
     ``include_optimizer=True`` also writes ``optimizer``'s state (torch Adam or SGD) as tfjs
-    optimizer weights; it raises :class:`~torch_tfjs.errors.ExportError` when ``optimizer`` is
-    not given. Returns the model.json written.
+    optimizer weights (torch Adam / SGD, or any :mod:`torch_tfjs.training` optimizer); it raises
+    :class:`~torch_tfjs.errors.ExportError` when ``optimizer`` is not given. Returns the model.json written.
     """
     if not _is_layers_model(model):
         raise ExportError(f"save_layers_model needs a LayersModel, got {type(model).__name__} "

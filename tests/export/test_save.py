@@ -332,3 +332,31 @@ def test_safetensors_strict_errors(tmp_path):
     torch_tfjs.save_safetensors(graph, tmp_path / "g.safetensors")
     with pytest.raises(WeightMismatchError):
         torch_tfjs.load_safetensors(torch_tfjs.load(folder), tmp_path / "g.safetensors")
+
+
+def test_include_optimizer_tfjs_exact_round_trip(tmp_path):
+    """A tfjs-exact optimizer's state saved with the model is restored by
+    ``from_training_config(source=...)``: training on gives the same weights either way."""
+    from torch_tfjs.training import from_training_config
+
+    folder = FIXTURES / "training/cnn_adam"
+    model = torch_tfjs.load_layers_model(folder)
+    setup = from_training_config(model)
+    x = torch.from_numpy(np.load(folder / "x.npy"))[:4]
+    y = torch.from_numpy(np.load(folder / "y.npy"))[:4]
+
+    def step(m, s):
+        m.train()
+        s.optimizer.zero_grad()
+        s.loss_fn(m(x), y).backward()
+        s.optimizer.step()
+
+    step(model, setup)
+    torch_tfjs.save_layers_model(model, tmp_path / "o", include_optimizer=True, optimizer=setup.optimizer)
+    reloaded = torch_tfjs.load_layers_model(tmp_path / "o")
+    resumed = from_training_config(reloaded, source=tmp_path / "o")
+    assert resumed.optimizer.iterations == 1
+    step(model, setup)
+    step(reloaded, resumed)
+    for (name, a), (_, b) in zip(model.keras_weights(), reloaded.keras_weights()):
+        assert torch.equal(a, b), name
