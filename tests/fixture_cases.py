@@ -30,14 +30,24 @@ class Case:
     def tolerance(self) -> float:
         return float(self.meta.get("tolerance", 1e-4))
 
+    def _load(self, file: str) -> np.ndarray:
+        """``.npy``, or ``.json``: a string tensor as nested lists of str → object array of bytes."""
+        if file.endswith(".json"):
+            nested = json.loads((self.path / file).read_text(encoding="utf-8"))
+            arr = np.array(nested, dtype=object)
+            out = np.empty(arr.shape, dtype=object)
+            out.reshape(-1)[:] = [str(v).encode("utf-8") for v in arr.reshape(-1)]
+            return out
+        return np.load(self.path / file, allow_pickle=False)
+
     def inputs(self) -> List[np.ndarray]:
-        return [np.load(self.path / i["file"], allow_pickle=False) for i in self.meta.get("inputs", [])]
+        return [self._load(i["file"]) for i in self.meta.get("inputs", [])]
 
     def input_names(self) -> List[Optional[str]]:
         return [i.get("name") for i in self.meta.get("inputs", [])]
 
     def outputs(self) -> List[np.ndarray]:
-        return [np.load(self.path / o["file"], allow_pickle=False) for o in self.meta.get("outputs", [])]
+        return [self._load(o["file"]) for o in self.meta.get("outputs", [])]
 
 
 def discover(kind: str, family: Optional[str] = None) -> List[Case]:
@@ -72,6 +82,11 @@ def assert_matches(actual: Any, expected: np.ndarray, tolerance: float, what: st
         actual = actual.detach().cpu().numpy()
     actual = np.asarray(actual)
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != reference {expected.shape}"
+    if expected.dtype == object:  # strings (bytes): exact
+        assert actual.dtype == object, f"{what}: dtype {actual.dtype}, reference holds strings"
+        diff = [(a, e) for a, e in zip(actual.reshape(-1), expected.reshape(-1)) if a != e]
+        assert not diff, f"{what}: {len(diff)} of {expected.size} strings differ, e.g. {diff[0]}"
+        return 0.0
     if expected.dtype == np.bool_ or expected.dtype.kind in "iu":
         mismatches = int(np.sum(actual.astype(expected.dtype) != expected))
         assert mismatches == 0, f"{what}: {mismatches} of {expected.size} elements differ"

@@ -6,9 +6,11 @@
 
 Each case file scripts/graph/cases/<category>.py (and scripts/graph/models/<name>.py for whole
 models) defines ``CASES = [dict(name, covers, description, fn, inputs, tolerance?, dynamic_batch?,
-converter?, notes?, xfail?)]`` (``converter``: extra keyword arguments for ``convert_tf_saved_model``, e.g.
-``control_flow_v2=True``)
-with ``inputs = [dict(shape, dtype='float32'|'int32'|'bool', values?, range?, signature_shape?)]``.
+converter?, notes?, xfail?, track?)]`` (``converter``: extra keyword arguments for ``convert_tf_saved_model``, e.g.
+``control_flow_v2=True``; ``track``: tf.Modules whose resources ``fn`` captures, e.g. lookup tables)
+with ``inputs = [dict(shape, dtype='float32'|'int32'|'bool'|'string', values?, range?, signature_shape?)]``
+(string inputs need ``values`` and are written as ``input_<i>.json``, a nested list of str; tfjs
+string outputs come back as ``output_<i>.json``).
 For every case: ``fn`` is wrapped in a tf.Module + tf.function(input_signature), saved as a
 SavedModel, converted with tensorflowjs's ``convert_tf_saved_model`` (default optimisations, so
 grappler fuses ops as real users get), seeded inputs are written as input_<i>.npy and
@@ -72,13 +74,15 @@ from tensorflowjs.converters import tf_saved_model_conversion_v2 as tfjs_conv  #
 
 from casekit import fnv1a  # noqa: E402
 
-DTYPES = {"float32": tf.float32, "int32": tf.int32, "bool": tf.bool}
+DTYPES = {"float32": tf.float32, "int32": tf.int32, "bool": tf.bool, "string": tf.string}
 
 
 def make_input(rng: np.random.Generator, spec: dict) -> np.ndarray:
     shape = tuple(spec["shape"])
     dtype = spec.get("dtype", "float32")
     n = int(np.prod(shape, dtype=np.int64))
+    if dtype == "string":  # written as JSON (nested lists of str), not .npy
+        return np.resize(np.asarray(spec["values"], dtype=object), n).reshape(shape)
     if spec.get("values") is not None:
         vals = np.resize(np.asarray(spec["values"]), n).reshape(shape)
         return vals.astype(np.bool_ if dtype == "bool" else dtype)
@@ -98,6 +102,7 @@ def model_ops(model_json: dict) -> list:
     ops = {n["op"] for n in topo.get("node", [])}
     for fdef in (topo.get("library") or {}).get("function", []) or []:
         ops.update(n["op"] for n in fdef.get("nodeDef", []) or [])
+    ops.update(n["op"] for n in (model_json.get("modelInitializer") or {}).get("node", []) or [])
     return sorted(ops)
 
 
@@ -112,6 +117,8 @@ def save_and_convert(case: dict, out_dir: Path) -> None:
     module = tf.Module()
     if isinstance(fn, tf.Module) or hasattr(fn, "variables"):
         module.model = fn  # track the variables of a Keras model / tf.Module
+    for i, obj in enumerate(case.get("track", [])):  # resources a lambda captures (lookup tables)
+        setattr(module, f"tracked_{i}", obj)
     names = [s.name for s in specs]
     scope = {"fn": fn}
     exec(f"def serve({', '.join(names)}):\n    return fn({', '.join(names)})\n", scope)  # named args = signature keys
@@ -157,17 +164,24 @@ def generate(category: str, case: dict, kind_dir: Path, family: str) -> str:
             if key is None:
                 raise RuntimeError(f"signature inputs {in_keys} lack {expected_keys[i]}")
             arr = make_input(rng, spec)
-            np.save(out_dir / f"input_{i}.npy", arr, allow_pickle=False)
-            meta["inputs"].append({"file": f"input_{i}.npy", "name": key})
+            if arr.dtype == object:
+                fname = f"input_{i}.json"
+                (out_dir / fname).write_text(json.dumps(arr.tolist(), ensure_ascii=False) + "\n")
+            else:
+                fname = f"input_{i}.npy"
+                np.save(out_dir / fname, arr, allow_pickle=False)
+            meta["inputs"].append({"file": fname, "name": key})
         (out_dir / "case.json").write_text(json.dumps(meta, indent=2) + "\n")
         proc = subprocess.run(["node", str(RUNNER), str(out_dir)], cwd=SCRIPTS, capture_output=True, text=True)
         if proc.returncode != 0:
             err = [l.strip() for l in proc.stderr.splitlines() if "Error" in l] or proc.stderr.strip().splitlines()[-3:]
             raise RuntimeError("tfjs: " + " | ".join(err[:2]))
         for i, key in enumerate(out_keys):
-            if not (out_dir / f"output_{i}.npy").exists():
-                raise RuntimeError(f"tfjs wrote no output_{i}.npy")
-            meta["outputs"].append({"file": f"output_{i}.npy", "name": key})
+            fname = next((f"output_{i}.{ext}" for ext in ("npy", "json")
+                          if (out_dir / f"output_{i}.{ext}").exists()), None)
+            if fname is None:
+                raise RuntimeError(f"tfjs wrote no output_{i}.npy / .json")
+            meta["outputs"].append({"file": fname, "name": key})
         if case.get("tolerance") is not None:
             meta["tolerance"] = case["tolerance"]
         if case.get("notes"):
@@ -176,7 +190,9 @@ def generate(category: str, case: dict, kind_dir: Path, family: str) -> str:
             meta["xfail"] = case["xfail"]
         (out_dir / "case.json").write_text(json.dumps(meta, indent=2) + "\n")
         missing = [op for op in meta["covers"] if op not in meta["ops"]]
-        shapes = [tuple(np.load(out_dir / o["file"]).shape) for o in meta["outputs"]]
+        shapes = [tuple(np.load(out_dir / o["file"]).shape) if o["file"].endswith(".npy") else
+                  np.asarray(json.loads((out_dir / o["file"]).read_text()), dtype=object).shape
+                  for o in meta["outputs"]]
         return f"ok    {family}/{name} ops={meta['ops']} out={shapes}" + (f"  WARNING covers not in graph: {missing}" if missing else "")
     except Exception as exc:
         shutil.rmtree(out_dir, ignore_errors=True)

@@ -7,6 +7,8 @@
 // model.json order. Every signature output is computed with `model.executeAsync(feed, outputNames)`
 // (handles control flow and dynamic-shape ops) and written as output_<i>.npy in the signature's
 // model.json order (the order torch_tfjs's GraphModel returns them). Prints one JSON line per output.
+// String tensors travel as JSON: an input file ending in .json holds a nested list of str (a string
+// tensor of that shape); a string output is written as output_<i>.json (nested list of str).
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -47,7 +49,16 @@ if (fs.existsSync(caseFile)) {
   inputSpecs = Object.keys(signature.inputs ?? {}).map((name, i) => ({ file: `input_${i}.npy`, name }));
 }
 const feed = {};
-for (const spec of inputSpecs) feed[spec.name] = readNpy(path.join(dir, spec.file));
+function readJsonStrings(file) {
+  const nested = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const shape = [];
+  for (let v = nested; Array.isArray(v); v = v[0]) shape.push(v.length);
+  return tf.tensor(shape.length ? nested.flat(shape.length) : [nested], shape, 'string');
+}
+for (const spec of inputSpecs) {
+  const file = path.join(dir, spec.file);
+  feed[spec.name] = spec.file.endsWith('.json') ? readJsonStrings(file) : readNpy(file);
+}
 
 const outputNames = Object.keys(signature.outputs ?? {});
 if (!outputNames.length) throw new Error('model.json has no signature outputs');
@@ -55,6 +66,12 @@ let outputs = await model.executeAsync(feed, outputNames);
 if (!Array.isArray(outputs)) outputs = [outputs];
 for (let i = 0; i < outputs.length; i++) {
   let t = outputs[i];
+  if (t.dtype === 'string') {
+    const nested = await t.array();
+    fs.writeFileSync(path.join(dir, `output_${i}.json`), JSON.stringify(nested) + '\n');
+    console.log(JSON.stringify({ output: i, name: outputNames[i], shape: t.shape, dtype: t.dtype }));
+    continue;
+  }
   if (!['float32', 'int32', 'bool'].includes(t.dtype)) throw new Error(`output ${outputNames[i]}: dtype ${t.dtype} cannot be written as .npy`);
   await writeNpy(path.join(dir, `output_${i}.npy`), t);
   console.log(JSON.stringify({ output: i, name: outputNames[i], shape: t.shape, dtype: t.dtype }));

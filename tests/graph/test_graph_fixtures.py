@@ -15,9 +15,10 @@ def test_matches_tfjs(case):
     model = torch_tfjs.load_graph_model(case.path)
     inputs = case.inputs()
     names = case.input_names()
-    feed = {n: torch.from_numpy(x) for n, x in zip(names, inputs)} if all(names) else None
+    inputs = [x if x.dtype == object else torch.from_numpy(x) for x in inputs]  # strings stay arrays
+    feed = dict(zip(names, inputs)) if all(names) else None
     with torch.no_grad():
-        out = model(feed) if feed is not None else model(*[torch.from_numpy(x) for x in inputs])
+        out = model(feed) if feed is not None else model(*inputs)
     outs = out if isinstance(out, list) else [out]
     expected = case.outputs()
     assert len(outs) == len(expected), f"{len(outs)} outputs, reference has {len(expected)}"

@@ -5,10 +5,17 @@ Each TF node becomes ``call_function`` nodes emitted by the op's registered emit
 graph model can be fine-tuned); integer / bool / string constants stay static and are folded
 into shape arguments, or become buffers when a runtime op needs them as tensors. Calls whose
 arguments are all static are evaluated at import time (constant folding).
+
+String tensors are NumPy object arrays of bytes: string constants stay static, string values
+flow through the fx graph as Python objects (see :mod:`.ops.string`). Hash tables are
+:class:`~.ops.hash_table.LookupTable` objects in a per-model registry (``GraphImporter.tables``);
+``modelInitializer`` runs once at load (:func:`run_initializer`) and its outputs replace the
+signature inputs that carry a matching ``resourceId``, as tfjs's ``GraphModel`` does.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
@@ -114,6 +121,12 @@ class GraphImporter:
         self._function_modules: Dict[str, str] = {}
         self._scopes: List[_Scope] = []
         self._taken: Set[str] = set()
+        #: Hash tables by the name of the HashTable node creating them (tfjs's ResourceManager);
+        #: shared with the ``modelInitializer`` importer.
+        self.tables: Dict[str, Any] = {}
+        #: (node, output) → value fed to the main graph at import time instead of a placeholder
+        #: (``modelInitializer`` outputs matched by ``resourceId``).
+        self.captured: Dict[Tuple[str, int], Any] = {}
 
     # --- parsing -------------------------------------------------------------------------------
     def _parse_nodes(self, nodes: Sequence[Any], where: str) -> Dict[str, NodeDef]:
@@ -231,16 +244,14 @@ class GraphImporter:
                     self.root.register_buffer(attr, v.detach().clone() if v.requires_grad else v)
                     scope.materialized[id(value)] = self._get_attr(attr)
                 return scope.materialized[id(value)]
-            if isinstance(v, np.ndarray):
-                if v.dtype == object:
-                    raise GraphError(f"{self.where}: string tensor '{value.name}' is needed at run "
-                                     "time; torch graphs cannot hold strings")
+            if isinstance(v, np.ndarray) and v.dtype != object:
                 return self.materialize(Static(_as_tensor(v), value.name))
             if isinstance(v, (list, tuple)):
                 return _map(v, lambda x: self.materialize(x) if isinstance(x, (Static, torch.Tensor)) else x)
             if v is None or isinstance(v, (bool, int, float, str, torch.dtype)):
                 return v
-            # Another import-time object (a folded TensorList, ...): held as a module attribute.
+            # Another import-time object (a folded TensorList, a string array (NumPy object
+            # array of bytes), a LookupTable, ...): held as a module attribute.
             scope = self.scope
             if id(value) not in scope.materialized:
                 attr = self._unique("obj_" + (value.name or "const"))
@@ -400,11 +411,56 @@ class GraphImporter:
             for name, ref in feeds:
                 scope.values[(ref.node, ref.index)] = scope.graph.placeholder(sanitize(name))
                 scope.emitted.add(ref.node)
+            for (node_name, index), value in self.captured.items():
+                scope.values[(node_name, index)] = value if isinstance(value, Static) else Static(value, node_name)
+                scope.emitted.add(node_name)
+            from .ops.hash_table import INIT_OPS
+            for node in self.nodes.values():  # tables are filled before anything reads them
+                if node.op in INIT_OPS:
+                    self._emit_closure(node.name)
             outs = [self.materialize(self.value_of(ref)) for ref in outputs]
             scope.graph.output(outs[0] if len(outs) == 1 else tuple(outs))
         finally:
             self._scopes.pop()
         return fx.GraphModule(self.root, scope.graph, class_name="TfjsGraph")
+
+    def run_initializer(self, outputs: Sequence[TensorRef]) -> List[Any]:
+        """Run this (``modelInitializer``) graph once: every node, in an order that respects data
+        and control edges (table imports are tied to the outputs by control edges only), and
+        return the values of ``outputs`` (tables, tensors, string arrays)."""
+        scope = self._new_scope(self.nodes)
+        self._scopes.append(scope)
+        try:
+            for name in self._topological_order():
+                self._emit_closure(name)
+            outs = [self.value_of(ref) for ref in outputs]
+            if all(isinstance(v, Static) for v in outs):
+                return [v.value for v in outs]
+            scope.graph.output(tuple(self.materialize(v) for v in outs))
+        finally:
+            self._scopes.pop()
+        with torch.no_grad():  # something stayed dynamic (a random op): run the graph once
+            return list(fx.GraphModule(self.root, scope.graph, class_name="TfjsInitializer")())
+
+    def _topological_order(self) -> List[str]:
+        deps = {name: [r.node for r in node.inputs if r.node in self.nodes] +
+                [c for c in node.control_inputs if c in self.nodes] for name, node in self.nodes.items()}
+        order: List[str] = []
+        state: Dict[str, int] = {}
+        for root in self.nodes:
+            stack = [(root, False)]
+            while stack:
+                name, expanded = stack.pop()
+                if expanded:
+                    state[name] = 2
+                    order.append(name)
+                    continue
+                if state.get(name):
+                    continue
+                state[name] = 1
+                stack.append((name, True))
+                stack.extend((d, False) for d in reversed(deps[name]) if not state.get(d))
+        return order
 
 
 @dataclass
@@ -413,6 +469,7 @@ class _IO:
     ref: TensorRef
     dtype: Union[torch.dtype, str, None]
     shape: Optional[List[int]]
+    resource_id: Optional[int] = None   # set on resource inputs fed from ``modelInitializer``
 
 
 def _signature_io(entries: Mapping[str, Any]) -> List[_IO]:
@@ -423,7 +480,9 @@ def _signature_io(entries: Mapping[str, Any]) -> List[_IO]:
         tshape = info.get("tensorShape")
         if isinstance(tshape, dict) and not tshape.get("unknownRank"):
             shape = [int(d.get("size", -1)) for d in tshape.get("dim", [])]
-        out.append(_IO(key, ref, TF_DTYPES.get(info.get("dtype", ""), None), shape))
+        rid = info.get("resourceId")
+        out.append(_IO(key, ref, TF_DTYPES.get(info.get("dtype", ""), None), shape,
+                       int(rid) if rid is not None else None))
     return out
 
 
@@ -471,7 +530,7 @@ class GraphModel(nn.Module):
                 return i
         raise ModelInputError(f"unknown input {key!r}; inputs: {self.input_names}")
 
-    def _prepare(self, args: Sequence[Any]) -> List[torch.Tensor]:
+    def _prepare(self, args: Sequence[Any]) -> List[Any]:
         if len(args) == 1 and isinstance(args[0], Mapping):
             values: List[Any] = [None] * len(self._inputs)
             for key, v in args[0].items():
@@ -488,6 +547,13 @@ class GraphModel(nn.Module):
                                   f"got {len(values)}")
         out = []
         for io, v in zip(self._inputs, values):
+            if io.dtype == "string":  # strings stay NumPy object arrays of bytes
+                from .ops.string import as_string_array
+                try:
+                    out.append(as_string_array(v))
+                except TypeError as exc:
+                    raise ModelInputError(f"input {io.key!r} is a string tensor: {exc}") from None
+                continue
             t = v if isinstance(v, torch.Tensor) else torch.as_tensor(np.asarray(v))
             if isinstance(io.dtype, torch.dtype) and t.dtype != io.dtype:
                 t = t.to(io.dtype)
@@ -551,11 +617,47 @@ def build_graph_model(artifact: ModelArtifact, *,
     importer = GraphImporter(artifact)
     importer.check_supported()
     inputs, outputs = graph_io(importer)
-    model = GraphModel(importer, inputs, outputs)
+    resources = run_initializer(artifact, importer)
+    user_inputs = []
+    for io in inputs:
+        if io.resource_id is None:
+            user_inputs.append(io)
+        elif io.resource_id in resources:
+            importer.captured[(io.ref.node, io.ref.index)] = resources[io.resource_id]
+        else:
+            raise GraphError(f"{artifact.source}: signature input '{io.key}' is resource "
+                             f"{io.resource_id}, which no modelInitializer output provides")
+    model = GraphModel(importer, user_inputs, outputs)
     model.eval()
     if device is not None:
         model.to(device)
     return model
+
+
+def run_initializer(artifact: ModelArtifact, importer: GraphImporter) -> Dict[int, Any]:
+    """Run ``modelInitializer`` once (it fills the hash tables, which it shares with the main
+    graph through ``importer.tables``); its outputs by ``resourceId`` (``initializerSignature``)."""
+    init = artifact.model_initializer
+    if not init or not init.get("node"):
+        return {}
+    sub = dataclasses.replace(artifact, model_topology=init, signature=artifact.initializer_signature,
+                              model_initializer=None, initializer_signature=None)
+    init_importer = GraphImporter(sub)
+    init_importer.where = f"{artifact.source} (modelInitializer)"
+    init_importer.tables = importer.tables
+    init_importer.check_supported()
+    entries = ((artifact.initializer_signature or {}).get("outputs") or {})
+    ios = _signature_io(entries)
+    for io in ios:
+        if io.ref.node not in init_importer.nodes:
+            raise GraphError(f"{init_importer.where}: initializerSignature names node '{io.ref.node}', "
+                             "which the graph lacks")
+    values = init_importer.run_initializer([io.ref for io in ios])
+    out: Dict[int, Any] = {}
+    for (key, info), value in zip(entries.items(), values):
+        if info.get("resourceId") is not None:
+            out[int(info["resourceId"])] = value
+    return out
 
 
 def load_graph_model(src: PathLike, *, device: Optional[Union[str, torch.device]] = None,

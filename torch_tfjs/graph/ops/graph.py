@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import List
 
+import numpy as np
 import torch
 
 from ..node import OpNode, Value
@@ -46,15 +47,17 @@ def no_op(node: OpNode) -> List[Value]:
 
 
 def _shape(x: torch.Tensor) -> torch.Tensor:
+    if isinstance(x, np.ndarray):  # a string tensor (object array of bytes)
+        return torch.tensor(x.shape, dtype=torch.int32)
     return torch.tensor(x.shape, dtype=torch.int32, device=x.device)
 
 
 def _rank(x: torch.Tensor) -> torch.Tensor:
-    return torch.tensor(x.dim(), dtype=torch.int32)
+    return torch.tensor(x.ndim if isinstance(x, np.ndarray) else x.dim(), dtype=torch.int32)
 
 
 def _size(x: torch.Tensor) -> torch.Tensor:
-    return torch.tensor(x.numel(), dtype=torch.int32)
+    return torch.tensor(x.size if isinstance(x, np.ndarray) else x.numel(), dtype=torch.int32)
 
 
 @register_op("Shape")
