@@ -77,9 +77,13 @@ def _graph_report(artifact: ModelArtifact) -> Dict[str, Any]:
 
     signature = artifact.signature or {}
     inputs, outputs = io(signature.get("inputs")), io(signature.get("outputs"))
-    if not signature:
+    if not signature:  # tfjs's defaults: Placeholders in, childless nodes out
+        graph_nodes = [n for n in topology.get("node", []) or [] if isinstance(n, Mapping)]
+        read = {str(t).lstrip("^").split(":")[0] for n in graph_nodes for t in n.get("input", []) or []}
         inputs = [{"name": n.get("name"), "dtype": (n.get("attr", {}).get("dtype") or {}).get("type")}
-                  for n in topology.get("node", []) if n.get("op") == "Placeholder"]
+                  for n in graph_nodes if n.get("op") == "Placeholder"]
+        outputs = [{"name": n.get("name")} for n in graph_nodes
+                   if n.get("name") not in read and n.get("op") not in ("NoOp", "Placeholder", "Const")]
     return {"op_histogram": dict(sorted(ops.items())), "nodes": len(nodes), "inputs": inputs,
             "outputs": outputs, "functions": len((topology.get("library") or {}).get("function", []) or []),
             "unsupported": missing}
