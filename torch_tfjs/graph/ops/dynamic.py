@@ -39,21 +39,20 @@ def non_max_suppression(boxes: torch.Tensor, scores: torch.Tensor, max_output_si
                         ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Selected box indices (int32) and their (possibly soft-NMS-decayed) scores.
 
-    tfjs's order (``nonMaxSuppressionImpl``): candidates above ``score_threshold`` by score, the
-    higher index first among equal scores; a candidate with IoU >= ``iou_threshold`` against a
+    TF's and tfjs's order (``nonMaxSuppressionImpl``): candidates above ``score_threshold`` by
+    score, the lower index first among equal scores; a candidate with IoU >= ``iou_threshold`` against a
     selected box is dropped; with ``soft_nms_sigma`` > 0 its score decays by
     ``exp(-0.5 * iou^2 / sigma)`` per selected box and it is re-queued.
     """
     iou = _pairwise_iou(boxes.float()).tolist()
     score_list = scores.float().tolist()
     scale = -0.5 / soft_nms_sigma if soft_nms_sigma > 0 else 0.0
-    heap = [(-s, -i, s, 0) for i, s in enumerate(score_list) if s > score_threshold]
+    heap = [(-s, i, s, 0) for i, s in enumerate(score_list) if s > score_threshold]
     heapq.heapify(heap)
     selected: List[int] = []
     selected_scores: List[float] = []
     while heap and len(selected) < max_output_size:
-        _, neg_index, score, begin = heapq.heappop(heap)
-        index = -neg_index
+        _, index, score, begin = heapq.heappop(heap)
         original = score
         ignore = False
         for j in range(len(selected) - 1, begin - 1, -1):
@@ -70,7 +69,7 @@ def non_max_suppression(boxes: torch.Tensor, scores: torch.Tensor, max_output_si
             selected.append(index)
             selected_scores.append(score)
         elif score > score_threshold:
-            heapq.heappush(heap, (-score, neg_index, score, len(selected)))
+            heapq.heappush(heap, (-score, index, score, len(selected)))
     device = boxes.device
     return (torch.tensor(selected, dtype=torch.int32, device=device),
             torch.tensor(selected_scores, dtype=torch.float32, device=device))

@@ -3,7 +3,7 @@ ArgMin, Cumsum, Cumprod, Bincount, DenseBincount."""
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 import torch
 
@@ -123,9 +123,12 @@ def cumulative_op(node: OpNode) -> Value:
                      node.attr_bool("reverse"), node.op == "Cumprod")
 
 
-def bincount(values: torch.Tensor, size: int, weights: Optional[torch.Tensor], binary: bool) -> torch.Tensor:
+def bincount(values: torch.Tensor, size: Any, weights: Optional[torch.Tensor], binary: bool) -> torch.Tensor:
     """TF (Dense)Bincount over the last axis: counts (or summed weights) of each value in
-    [0, size); values outside are ignored."""
+    [0, size); values outside are ignored. ``size`` computed from the data (``tf.math.bincount``
+    does) is read at run time: a graph break under torch.compile."""
+    if isinstance(size, torch.Tensor):
+        size = int(size.reshape(-1)[0])
     v = values.long()
     keep = (v >= 0) & (v < size)
     has_weights = weights is not None and weights.numel() > 0
@@ -143,7 +146,6 @@ def bincount(values: torch.Tensor, size: int, weights: Optional[torch.Tensor], b
 @register_op("Bincount", "DenseBincount")
 def bincount_op(node: OpNode) -> Value:
     size = node.static_list(1)
-    if size is None:
-        raise node.error("size must be a constant")
     weights = node.input(2) if node.num_inputs > 2 else None
-    return node.call(bincount, node.input(0), int(size[0]), weights, node.attr_bool("binary_output"))
+    return node.call(bincount, node.input(0), node.input(1) if size is None else int(size[0]), weights,
+                     node.attr_bool("binary_output"))

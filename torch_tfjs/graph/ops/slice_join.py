@@ -329,8 +329,12 @@ def tensor_scatter_update_op(node: OpNode) -> Value:
     return node.call(tensor_scatter_update, node.input(0), node.input(1), node.input(2))
 
 
-def sparse_to_dense(indices: torch.Tensor, shape: List[int], values: torch.Tensor,
+def sparse_to_dense(indices: torch.Tensor, shape: Any, values: torch.Tensor,
                     default: torch.Tensor) -> torch.Tensor:
+    """``shape`` is a list when known at import, else a tensor read at run time (a graph break
+    under torch.compile, as the output shape depends on data)."""
+    if isinstance(shape, torch.Tensor):
+        shape = _ints(shape)
     out = torch.full(shape, 0, dtype=values.dtype, device=values.device) + default.to(values.dtype)
     idx = indices.long()
     if idx.dim() < 2:
@@ -342,6 +346,5 @@ def sparse_to_dense(indices: torch.Tensor, shape: List[int], values: torch.Tenso
 @register_op("SparseToDense")
 def sparse_to_dense_op(node: OpNode) -> Value:
     shape = node.static_list(1)
-    if shape is None:
-        raise node.error("output_shape must be a constant")
-    return node.call(sparse_to_dense, node.input(0), [int(s) for s in shape], node.input(2), node.input(3))
+    return node.call(sparse_to_dense, node.input(0),
+                     node.input(1) if shape is None else [int(s) for s in shape], node.input(2), node.input(3))
