@@ -143,6 +143,27 @@ def keras2_mixed():
     return K.Model([seq, vec], [out_a, out_b], name="keras2_mixed")
 
 
+def keras2_applications_bits():
+    """What Keras applications carry beyond tfjs-layers: Normalization (EfficientNet), grouped
+    Conv2D and LayerScale (ConvNeXt), TFOpLambda arithmetic with constant and tensor operands
+    (MobileNetV3's hard_sigmoid, ConvNeXt's residual ``x + y``), '/' in layer names (DenseNet)."""
+    K = tf_keras
+    from tf_keras.src.applications.convnext import LayerScale
+    inp = K.Input(shape=(8, 8, 4), name="image")
+    norm = K.layers.Normalization(axis=-1, name="normalization")
+    norm.adapt(np.random.default_rng(1).normal(2.0, 3.0, (16, 8, 8, 4)).astype(np.float32))
+    x = norm(inp)
+    x = K.layers.Conv2D(8, 3, padding="same", groups=2, name="conv1/grouped")(x)
+    gate = tf.math.multiply(tf.nn.relu6(x + 3.0), 1.0 / 6.0)   # TFOpLambda x3
+    x = tf.math.multiply(x, gate)                                # tensor operand
+    y = K.layers.Conv2D(8, 1, name="conv2/conv")(x)
+    y = LayerScale(0.5, 8, name="layer_scale")(y)
+    x = x + y                                                    # tf.__operators__.add, tensor y
+    x = K.layers.GlobalAveragePooling2D(name="gap")(x)
+    out = K.layers.Dense(3, name="logits")(x)
+    return K.Model(inp, out, name="keras2_applications_bits")
+
+
 def keras3_cnn():
     K = keras
     inp = K.Input(shape=(16, 16, 3), name="image")
@@ -285,6 +306,11 @@ SPECS = [
     Spec("keras2_mixed", keras2_mixed, mixed_inputs, MIXED_COVERS,
          "Keras 2 functional, two inputs / two outputs: UpSampling1D, ZeroPadding1D, Cropping1D, "
          "Flatten on a sequence branch; Concatenate, Dense, Dropout, LayerNormalization, Multiply"),
+    Spec("keras2_applications_bits", keras2_applications_bits, lambda rng: [
+             rng.normal(2.0, 3.0, size=(2, 8, 8, 4)).astype(np.float32)],
+         ["InputLayer", "Normalization", "Conv2D", "TFOpLambda", "LayerScale", "GlobalAveragePooling2D", "Dense"],
+         "Keras 2 functional with Normalization(adapted), grouped Conv2D, TFOpLambda (+ 3, relu6, "
+         "* 1/6, * tensor, + tensor), LayerScale and '/' in layer names"),
     Spec("keras3_cnn", keras3_cnn, image_inputs, CNN_COVERS,
          "Keras 3 functional CNN (.keras via keras_keras converter path): " + CNN_DESC, keras3=True),
     Spec("keras3_lstm", keras3_lstm, token_inputs, TEXT_COVERS,

@@ -86,7 +86,9 @@ ACTS = {"Relu": lambda x, a: np.maximum(x, 0), "Relu6": lambda x, a: np.clip(x, 
         "Elu": lambda x, a: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
         "Sigmoid": lambda x, a: 1 / (1 + np.exp(-x)),
         "LeakyRelu": lambda x, a: np.where(x > 0, x, a * x),
-        "Prelu": lambda x, a: np.where(x > 0, x, a * x), None: lambda x, a: x}
+        "Prelu": lambda x, a: np.where(x > 0, x, a * x), None: lambda x, a: x,
+        # TF grappler's fusion of Keras hard_swish (MobileNetV3); tfjs cannot run it, TF can
+        "_FusedHardSwish": lambda x, a: x * np.clip(x + 3, 0, 6) / 6}
 
 
 def conv_attrs(padding, s=1, d=1, explicit=None, fmt="NHWC"):
@@ -147,7 +149,8 @@ def test_conv2d_filter_stored_pre_transformed(tmp_path):
 
 # --- _FusedConv2D / FusedDepthwiseConv2dNative -----------------------------------------------------
 
-@pytest.mark.parametrize("act", [None, "Relu", "Relu6", "Elu", "LeakyRelu", "Prelu", "Sigmoid"])
+@pytest.mark.parametrize("act", [None, "Relu", "Relu6", "Elu", "LeakyRelu", "Prelu", "Sigmoid",
+                                 "_FusedHardSwish"])
 @pytest.mark.parametrize("op", ["_FusedConv2D", "FusedDepthwiseConv2dNative"])
 def test_fused_conv_bias(tmp_path, op, act):
     x = f32(1, 6, 5, 3) * 2
@@ -163,6 +166,28 @@ def test_fused_conv_bias(tmp_path, op, act):
     conv = ref_conv if op == "_FusedConv2D" else ref_depthwise
     ref = conv(x, w, [2, 2], [1, 1], pads) + bias
     ref = ACTS[act](ref, 0.3 if act == "LeakyRelu" else alpha)
+    np.testing.assert_allclose(out.numpy(), ref, **TOL)
+
+
+def test_fused_conv_scalar_bias(tmp_path):
+    """Grappler fuses ``conv + 3.0`` (Keras hard_sigmoid) as a BiasAdd with a 0-d argument."""
+    x, w = f32(1, 5, 5, 3), f32(1, 1, 3, 4)
+    attrs = conv_attrs("VALID")
+    attrs.update(fused_ops=["BiasAdd", "Relu6"], num_args=1)
+    out = run_single_op(tmp_path, "_FusedConv2D", [(x, False), (w, True), (np.array(3.0, np.float32), True)], attrs)
+    ref = np.clip(ref_conv(x, w, [1, 1], [1, 1], [(0, 0), (0, 0)]) + 3.0, 0, 6)
+    np.testing.assert_allclose(out.numpy(), ref, **TOL)
+
+
+def test_fused_depthwise_noop_means_no_bias(tmp_path):
+    """The converter writes fused_ops ['NoOp', 'Relu6'] (num_args 0) for a depthwise conv
+    without bias followed by an activation (Keras MobileNetV2)."""
+    x, w = f32(1, 6, 5, 3) * 3, f32(3, 3, 3, 1)
+    attrs = conv_attrs("SAME")
+    attrs.update(fused_ops=["NoOp", "Relu6"], num_args=0)
+    out = run_single_op(tmp_path, "FusedDepthwiseConv2dNative", [(x, False), (w, True)], attrs)
+    pads = [tf_pads(6, 3, 1, 1, "SAME"), tf_pads(5, 3, 1, 1, "SAME")]
+    ref = np.clip(ref_depthwise(x, w, [1, 1], [1, 1], pads), 0, 6)
     np.testing.assert_allclose(out.numpy(), ref, **TOL)
 
 

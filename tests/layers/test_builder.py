@@ -231,3 +231,22 @@ def test_keras_weights_round_trip_layout(tmp_path):
     saved = dict(model.keras_weights())
     assert list(saved) == ["d/kernel", "d/bias"]
     assert np.array_equal(saved["d/kernel"].numpy(), w["d/kernel"])
+
+
+def test_tf_op_lambda_whitelist_and_refusal(tmp_path):
+    """Keras 2 TFOpLambda: named elementwise TF functions with constant or tensor operands run;
+    any other function is listed as unsupported before anything is built."""
+    def op_layer(name, function, inbound):
+        return {"class_name": "TFOpLambda", "name": name,
+                "config": {"name": name, "function": function}, "inbound_nodes": inbound}
+    layers = [input_layer("x", [None, 3]),
+              op_layer("add", "__operators__.add", [["x", 0, 0, {"y": 3.0, "name": None}]]),
+              op_layer("mul", "math.multiply", [["add", 0, 0, {"y": ["x", 0, 0], "name": None}]])]
+    config = {"name": "m", "layers": layers, "input_layers": [["x", 0, 0]], "output_layers": [["mul", 0, 0]]}
+    model = torch_tfjs.load(write(tmp_path / "ok", {"class_name": "Functional", "config": config}, {}))
+    x = torch.randn(2, 3)
+    torch.testing.assert_close(model(x), (x + 3.0) * x)
+    layers.append(op_layer("odd", "raw_ops.Foo", [["mul", 0, 0, {}]]))
+    config["output_layers"] = [["odd", 0, 0]]
+    with pytest.raises(UnsupportedLayerError, match=r"TFOpLambda\(tf.raw_ops.Foo\)"):
+        torch_tfjs.load(write(tmp_path / "bad", {"class_name": "Functional", "config": config}, {}))

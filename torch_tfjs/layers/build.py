@@ -25,8 +25,9 @@ from .registry import MODEL_CLASSES, get_layer_converter
 
 TensorKey = Tuple[str, int, int]  # (layer name, node index, tensor index)
 
-_LAMBDA_HINT = ("Lambda / TFOpLambda layers hold Python code or raw TF ops; torch_tfjs never "
-                "executes code from an artifact. Register a converter with "
+_LAMBDA_HINT = ("Lambda layers hold Python code and TFOpLambda layers name raw TF functions "
+                "(only a fixed set of elementwise ones is supported); torch_tfjs never executes "
+                "code from an artifact. Register a converter with "
                 "torch_tfjs.register_layer('<ClassName>') to supply the computation.")
 
 
@@ -84,8 +85,13 @@ def find_unsupported(layer: Mapping[str, Any], missing: Dict[str, List[str]]) ->
     class_name = layer.get("class_name")
     config = layer.get("config", {}) or {}
     name = config.get("name", layer.get("name", "?")) if isinstance(config, Mapping) else layer.get("name", "?")
-    if class_name not in MODEL_CLASSES and (class_name is None or get_layer_converter(class_name) is None):
+    converter = get_layer_converter(class_name) if class_name is not None else None
+    if class_name not in MODEL_CLASSES and converter is None:
         missing.setdefault(str(class_name), []).append(str(name))
+    elif converter is not None and hasattr(converter, "unsupported"):  # e.g. TFOpLambda(tf.foo)
+        reason = converter.unsupported(config)
+        if reason:
+            missing.setdefault(reason, []).append(str(name))
     for child in _child_layer_configs(str(class_name), config):
         find_unsupported(child, missing)
 
@@ -97,7 +103,8 @@ def find_unsupported(layer: Mapping[str, Any], missing: Dict[str, List[str]]) ->
 class WeightIndex:
     """All model weights of the artifact, looked up by layer name.
 
-    A manifest name ``a/b/c`` is visible to layer ``a`` as ``b/c``. Names prefixed by a model
+    A manifest name ``a/b/c`` is visible to layer ``a`` as ``b/c`` (and to a layer named
+    ``a/b`` as ``c``). Names prefixed by a model
     name (Keras 3 under TF ≥ 2.16 writes ``sequential/conv2d/kernel``) are also visible
     without the prefix.
     """
@@ -126,7 +133,18 @@ class WeightIndex:
                         self._by_layer.setdefault(h2, {}).setdefault(r2, ref)
 
     def scope(self, layer_name: str) -> WeightScope:
-        return WeightScope(dict(self._by_layer.get(layer_name, {})), layer_name, self.consumed)
+        entries = dict(self._by_layer.get(layer_name, {}))
+        if "/" in layer_name:  # Keras allows "conv1/conv" (DenseNet): match the whole name
+            head, _, rest = layer_name.partition("/")
+            start = rest + "/"
+            entries.update({k[len(start):]: v for k, v in self._by_layer.get(head, {}).items()
+                            if k.startswith(start)})
+        if not entries:
+            # A layer built outside the model (a Normalization adapted before it joined) has
+            # weights without a layer prefix ("mean", "variance", "count"): offer unclaimed ones.
+            entries = {name: self.refs[name] for name in self.refs
+                       if "/" not in name and name not in self.consumed}
+        return WeightScope(entries, layer_name, self.consumed)
 
     def unused(self) -> List[str]:
         return [n for n in self.refs if n not in self.consumed]
@@ -192,6 +210,15 @@ class _Node:
     as_list: bool = False        # the layer was called on a list (merge layers, RNN states)
     #: Keras 3 op layers (``keras.ops.not_equal(x, 0)``): non-tensor call arguments by position.
     constants: Dict[int, Any] = field(default_factory=dict)
+    #: Keras 2 call kwargs for layers with ``accepts_call_kwargs`` (TFOpLambda ``y=3.0`` or
+    #: ``y=<tensor>``): a constant, or ``_InputRef(k)`` for the node's k-th input.
+    call_kwargs: Dict[str, Any] = field(default_factory=dict)
+    positional: Optional[int] = None   # inputs before the kwarg tensors (None: all of them)
+
+
+@dataclass(frozen=True)
+class _InputRef:
+    index: int
 
 
 @dataclass
@@ -264,11 +291,27 @@ def _parse_node(layer: str, index: int, node: Any, where: str) -> _Node:
         node = [node]
     inputs: List[Any] = []
     training = None
+    tensor_kwargs: Dict[str, TensorKey] = {}
+    call_kwargs: Dict[str, Any] = {}
     for entry in node:
         inputs.append(_parse_triple(entry, f"{where}: layer '{layer}'"))
-        if len(entry) > 3 and isinstance(entry[3], Mapping) and isinstance(entry[3].get("training"), bool):
-            training = entry[3]["training"]
-    return _Node(layer, index, inputs, training, as_list=len(inputs) > 1)
+        if len(entry) > 3 and isinstance(entry[3], Mapping):
+            for key, value in entry[3].items():
+                if key == "training":
+                    training = value if isinstance(value, bool) else training
+                elif key in ("mask", "name") or value is None:
+                    continue
+                elif isinstance(value, (list, tuple)) and len(value) >= 3 and isinstance(value[0], str):
+                    tensor_kwargs[key] = _parse_triple(value, f"{where}: layer '{layer}' kwarg '{key}'")
+                elif isinstance(value, (int, float, bool, str)) or (
+                        isinstance(value, list) and all(isinstance(v, (int, float)) for v in value)):
+                    call_kwargs[key] = value
+    positional = len(inputs)
+    for key, ref in tensor_kwargs.items():
+        call_kwargs[key] = _InputRef(len(inputs))
+        inputs.append(ref)
+    return _Node(layer, index, inputs, training, as_list=positional > 1, call_kwargs=call_kwargs,
+                 positional=positional if tensor_kwargs else None)
 
 
 def _input_spec(name: str, config: Mapping[str, Any]) -> _InputSpec:
@@ -408,8 +451,16 @@ class LayersModel(KerasLayer):
             layer = self._modules[self._layer_attrs[node.layer]]
             args = fetch(node.inputs, values)
             arg_masks = fetch(node.inputs, value_masks)
+            if node.positional is not None:  # kwarg tensors ride along after the positional ones
+                args, kw_args = args[:node.positional], args
+                arg_masks = arg_masks[:node.positional]
             x = args if node.as_list else args[0]
             m = arg_masks if node.as_list else arg_masks[0]
+            extra: Dict[str, Any] = {}
+            if node.call_kwargs and getattr(layer, "accepts_call_kwargs", False):
+                full = kw_args if node.positional is not None else args
+                extra["call_kwargs"] = {k: full[v.index] if isinstance(v, _InputRef) else v
+                                        for k, v in node.call_kwargs.items()}
             if node.constants:  # put the literal arguments back in their positions
                 tensors = iter(args)
                 x = [node.constants[i] if i in node.constants else next(tensors)
@@ -419,7 +470,7 @@ class LayersModel(KerasLayer):
                 if isinstance(layer, LayersModel):  # a nested model: its inputs are positional
                     result = layer(*(x if isinstance(x, list) else [x]), mask=m, training=flag)
                 else:
-                    result = layer(x, mask=m, training=flag)
+                    result = layer(x, mask=m, training=flag, **extra)
                 out_mask = layer.compute_mask(x, m) if (m is not None or isinstance(layer, LayersModel)
                                                         or getattr(layer, "produces_mask", False)) else None
             else:  # a user converter returning a plain nn.Module
@@ -668,7 +719,7 @@ def build_layers_model(artifact: ModelArtifact, *, strict: bool = True,
     missing: Dict[str, List[str]] = {}
     find_unsupported(top, missing)
     if missing:
-        hint = _LAMBDA_HINT if any(k in ("Lambda", "TFOpLambda", "SlicingOpLambda") for k in missing) else (
+        hint = _LAMBDA_HINT if any(k.split("(")[0] in ("Lambda", "TFOpLambda", "SlicingOpLambda") for k in missing) else (
             "Register converters with torch_tfjs.register_layer('<ClassName>').")
         raise UnsupportedLayerError(missing, hint)
     index = WeightIndex(artifact.weights, _model_names(top), _top_layers(top))

@@ -88,9 +88,11 @@ class Conv2D(_Conv):
         self.kernel = self.add_keras_weight("kernel", kernel, permutation=_kernel_to_torch(self.rank),
                                             memory_format=_MEMORY[self.rank])
         self.bias = self.add_keras_weight("bias", spec.weight("bias", 1)) if self.use_bias else None
+        self.groups = int(spec.config.get("groups", 1) or 1)  # Keras-only (ConvNeXt's depthwise)
 
     def _conv(self, x: torch.Tensor) -> torch.Tensor:
-        return tf_conv(x, self.kernel, self.bias, self.rank, self.strides, self.padding, self.dilation)
+        return tf_conv(x, self.kernel, self.bias, self.rank, self.strides, self.padding, self.dilation,
+                       self.groups)
 
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
         return self._run(inputs, self._conv)

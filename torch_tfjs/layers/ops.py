@@ -1,12 +1,17 @@
-"""Keras 3 operation layers: functional models that call ``keras.ops`` functions directly
-(``keras.ops.not_equal(tokens, 0)`` to build a mask) save each call as a layer named after the
-op. The elementwise comparisons such models use for masks are supported (arithmetic op names
-such as ``Add`` belong to the Keras merge layers); literal arguments arrive in position among
-the tensors."""
+"""Operation layers: calls of backend functions that functional Keras models save as layers.
+
+- Keras 3: ``keras.ops.not_equal(tokens, 0)`` is saved as a layer named after the op. The
+  elementwise comparisons such models use for masks are supported (arithmetic op names such as
+  ``Add`` belong to the Keras merge layers); literal arguments arrive in position among the
+  tensors.
+- Keras 2: ``TFOpLambda`` names a TF function (``math.multiply``) with call kwargs; a fixed set
+  of elementwise functions is supported.
+- ``LayerScale``, the one custom layer of keras.applications (ConvNeXt).
+"""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 
@@ -37,3 +42,89 @@ class KerasBinaryOp(KerasLayer):
         a, b = inputs
         like = a if isinstance(a, torch.Tensor) else b
         return self.fn(_as_tensor(a, like), _as_tensor(b, like))
+
+
+def _add(x: Any, y: Any) -> Any:
+    return x + y
+
+
+def _subtract(x: Any, y: Any) -> Any:
+    return x - y
+
+
+def _multiply(x: Any, y: Any) -> Any:
+    return x * y
+
+
+def _divide(x: Any, y: Any) -> Any:
+    return x / y
+
+
+def _relu6(x: torch.Tensor) -> torch.Tensor:
+    return torch.clamp(x, 0.0, 6.0)
+
+
+#: TF functions a Keras 2 ``TFOpLambda`` may name that map onto torch without running code from
+#: the artifact: (callable, names of its tensor/number arguments after ``x``).
+_TF_FUNCTIONS: Dict[str, Tuple[Callable[..., Any], Tuple[str, ...]]] = {
+    "__operators__.add": (_add, ("y",)), "math.add": (_add, ("y",)),
+    "__operators__.sub": (_subtract, ("y",)), "math.subtract": (_subtract, ("y",)),
+    "math.multiply": (_multiply, ("y",)), "__operators__.mul": (_multiply, ("y",)),
+    "math.truediv": (_divide, ("y",)), "__operators__.truediv": (_divide, ("y",)),
+    "math.divide": (_divide, ("y",)),
+    "math.maximum": (torch.maximum, ("y",)), "math.minimum": (torch.minimum, ("y",)),
+    "math.pow": (torch.pow, ("y",)),
+    "nn.relu": (torch.relu, ()), "nn.relu6": (_relu6, ()),
+    "math.sigmoid": (torch.sigmoid, ()), "nn.sigmoid": (torch.sigmoid, ()),
+    "math.tanh": (torch.tanh, ()), "nn.silu": (torch.nn.functional.silu, ()),
+    "nn.swish": (torch.nn.functional.silu, ()), "math.exp": (torch.exp, ()),
+    "math.sqrt": (torch.sqrt, ()), "math.negative": (torch.neg, ()),
+}
+
+
+@register_layer("TFOpLambda")
+class TFOpLambda(KerasLayer):
+    """A Keras 2 functional model's call of a TF function (``tf.math.multiply(x, 1/6)`` in
+    MobileNetV3, ``x + y`` in ConvNeXt), saved by name. Only the named functions above are
+    supported — torch equivalents, never code from the artifact; others are refused at load."""
+
+    accepts_call_kwargs = True
+
+    @staticmethod
+    def unsupported(config: Dict[str, Any]) -> Optional[str]:
+        function = str(config.get("function"))
+        return None if function in _TF_FUNCTIONS else f"TFOpLambda(tf.{function})"
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        self.function = str(spec.require("function"))
+        if self.function not in _TF_FUNCTIONS:
+            raise spec.error(f"TF function 'tf.{self.function}' is not supported")
+        self.fn, self.arg_names = _TF_FUNCTIONS[self.function]
+
+    def forward(self, inputs: Any, mask: Any = None, training: Optional[bool] = None,
+                call_kwargs: Optional[Dict[str, Any]] = None) -> torch.Tensor:
+        positional = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        kwargs = dict(call_kwargs or {})
+        x = positional.pop(0)
+        args = []
+        for name in self.arg_names:
+            if name in kwargs:
+                args.append(kwargs.pop(name))
+            elif positional:
+                args.append(positional.pop(0))
+            else:
+                raise TypeError(f"layer '{self.keras_name}' (tf.{self.function}) lacks argument '{name}'")
+        return self.fn(x, *[_as_tensor(a, x) for a in args])
+
+
+@register_layer("LayerScale")
+class LayerScale(KerasLayer):
+    """keras.applications ConvNeXt's ``LayerScale``: ``x * gamma`` (per channel)."""
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        self.add_keras_weight("gamma", spec.weight("gamma", 0))
+
+    def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        return inputs * self.gamma

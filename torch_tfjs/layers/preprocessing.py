@@ -1,11 +1,12 @@
-"""Preprocessing layers: Rescaling, CenterCrop, Resizing, CategoryEncoding, RandomWidth.
+"""Preprocessing layers: Rescaling, CenterCrop, Resizing, CategoryEncoding, RandomWidth, and
+the Keras-only Normalization (which Keras applications such as EfficientNet carry).
 
 Inputs are channels-last images ((batch,) height, width, channels) as in tfjs.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 import torch
 
@@ -34,6 +35,44 @@ def _resize(x: torch.Tensor, height: int, width: int, interpolation: str, align_
     if interpolation == "nearest":
         return resize_nearest(x, height, width, align_corners, half_pixel)
     return resize_bilinear(x, height, width, align_corners, half_pixel)
+
+
+@register_layer("Normalization")
+class Normalization(KerasLayer):
+    """Keras ``Normalization``: ``(x - mean) / max(sqrt(variance), 1e-7)`` over ``axis``
+    (``invert``: the inverse map). ``mean`` / ``variance`` come from the weights (adapted) or
+    from the config; they are buffers, as in Keras."""
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        axis = spec.config.get("axis", -1)
+        self.axes: List[int] = [int(a) for a in (axis if isinstance(axis, (list, tuple)) else [axis])] \
+            if axis is not None else []
+        self.invert = bool(spec.config.get("invert", False))
+        given_mean, given_variance = spec.config.get("mean"), spec.config.get("variance")
+        if given_mean is not None and given_variance is not None:
+            self.register_buffer("mean", torch.tensor(given_mean, dtype=torch.float32).reshape(-1))
+            self.register_buffer("variance", torch.tensor(given_variance, dtype=torch.float32).reshape(-1))
+        else:
+            self.add_keras_weight("mean", spec.weight("mean", 0), trainable=False)
+            self.add_keras_weight("variance", spec.weight("variance", 1), trainable=False)
+            count = spec.optional_weight("count", 2)
+            if count is not None:
+                self.add_keras_weight("count", count, trainable=False)
+
+    def _broadcast(self, value: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        if value.numel() == 1 or not self.axes:
+            return value.reshape(())
+        shape = [1] * x.dim()
+        for axis in self.axes:
+            shape[axis % x.dim()] = x.shape[axis % x.dim()]
+        return value.reshape(shape)
+
+    def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        x = inputs.to(torch.float32)
+        mean = self._broadcast(self.mean, x)
+        std = torch.clamp(torch.sqrt(self._broadcast(self.variance, x)), min=1e-7)
+        return mean + x * std if self.invert else (x - mean) / std
 
 
 @register_layer("CenterCrop")

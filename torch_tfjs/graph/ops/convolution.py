@@ -60,7 +60,10 @@ def fused_conv_nd(x: torch.Tensor, w: torch.Tensor, bias: Optional[torch.Tensor]
                   strides: List[int], padding: str, explicit: Optional[Pads], dilations: List[int],
                   groups: int, channels_last: bool, batch_norm: Optional[Sequence[torch.Tensor]],
                   epsilon: float, activation: str, alpha: Any) -> torch.Tensor:
-    """conv → (bias | batch norm (scale, offset, mean, variance)) → activation."""
+    """conv → (bias | batch norm (scale, offset, mean, variance)) → activation. Grappler also
+    fuses ``conv + scalar`` as a BiasAdd with a 0-d argument (Keras hard_sigmoid's ``+ 3``)."""
+    if bias is not None and bias.numel() == 1 and w.shape[0] != 1:
+        bias = bias.reshape(1).expand(w.shape[0])
     y = conv_nd(x, w, bias, rank, strides, padding, explicit, dilations, groups, channels_last)
     if batch_norm is not None:
         shape = (-1,) if channels_last else (-1,) + (1,) * rank  # broadcast over the channel axis

@@ -53,12 +53,17 @@ def apply_fused_activation(x: torch.Tensor, name: str, alpha: Any = None) -> tor
         return torch.sigmoid(x)
     if name == "tanh":
         return torch.tanh(x)
-    if name == "gelu":
+    if name in ("gelu", "geluexact"):
         return F.gelu(x)
+    if name == "geluapproximate":
+        return F.gelu(x, approximate="tanh")
+    if name == "_fusedhardswish":  # TF grappler's fusion for Keras hard_swish (tfjs lacks it)
+        return x * torch.clamp(x + 3.0, 0.0, 6.0) / 6.0
     raise ValueError(f"unsupported fused activation '{name}'")
 
 
-FUSED_ACTIVATIONS = ("relu", "relu6", "elu", "selu", "leakyrelu", "prelu", "sigmoid", "tanh", "gelu")
+FUSED_ACTIVATIONS = ("relu", "relu6", "elu", "selu", "leakyrelu", "prelu", "sigmoid", "tanh", "gelu",
+                     "geluexact", "geluapproximate", "_fusedhardswish")
 
 
 def fused_mat_mul(a: torch.Tensor, b: torch.Tensor, transpose_a: bool, transpose_b: bool,
@@ -77,6 +82,8 @@ def split_fused_ops(node: OpNode, extra: List[Value]) -> tuple:
     activation, alpha = "", None
     args = list(extra)
     for op in ops:
+        if op == "noop":  # the converter's placeholder for "no bias" (depthwise + activation)
+            continue
         if op in ("biasadd", "add"):
             if not args:
                 raise node.error(f"fused op '{op}' has no argument")
