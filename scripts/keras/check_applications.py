@@ -1,0 +1,117 @@
+"""Validation on models nobody here wrote: keras.applications architectures (random weights,
+random BatchNorm statistics, logits out) converted both ways — layers model
+(``save_keras_model``) and graph model (SavedModel → ``convert_tf_saved_model``) — then run by
+Keras, by tfjs in Node (scripts/tfjs/check_saved.mjs) and by torch_tfjs.
+
+Two steps, two environments (the TF env makes the artifacts, the project venv compares):
+
+    scripts/.tfenv/bin/python scripts/keras/check_applications.py make [NAME ...] --out /tmp/apps
+    .venv/bin/python scripts/keras/check_applications.py compare [NAME ...] --out /tmp/apps
+
+Prints max|torch - keras|, max|torch - tfjs| and max|tfjs - keras| per model and format. A
+conversion the tensorflowjs converter refuses, or a model tfjs cannot run, is reported as such.
+Not a test: it needs TensorFlow, Node and minutes of CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+SCRIPTS = Path(__file__).resolve().parents[1]
+
+# name → (constructor name in keras.applications, input size, extra kwargs)
+APPS = {
+    "mobilenet_v2": ("MobileNetV2", 96, {"alpha": 0.35}),
+    "mobilenet_v3_small": ("MobileNetV3Small", 64, {}),
+    "efficientnet_b0": ("EfficientNetB0", 64, {}),
+    "resnet50": ("ResNet50", 64, {}),
+    "densenet121": ("DenseNet121", 64, {}),
+    "inception_v3": ("InceptionV3", 75, {}),
+    "xception": ("Xception", 71, {}),
+    "nasnet_mobile": ("NASNetMobile", 224, {}),
+    "convnext_tiny": ("ConvNeXtTiny", 64, {}),
+}
+
+
+def make(names, out: Path) -> None:
+    import numpy as np
+    import tensorflow as tf
+    import tf_keras
+    for stub in ("tensorflow_decision_forests", "jax", "jax.experimental", "jax.experimental.jax2tf"):
+        sys.modules.setdefault(stub, types.ModuleType(stub))  # see scripts/README.md
+    import tensorflowjs
+    from tensorflowjs.converters import tf_saved_model_conversion_v2 as graph_converter
+
+    for name in names:
+        ctor, size, extra = APPS[name]
+        tf_keras.utils.set_random_seed(0)
+        model = getattr(tf_keras.applications, ctor)(input_shape=(size, size, 3), weights=None,
+                                                     classifier_activation=None, **extra)
+        rng = np.random.default_rng(0)
+        model.set_weights([rng.uniform(0.5, 1.5, w.shape).astype(np.float32) if "moving_variance" in v.name
+                           else w for v, w in zip(model.weights, model.get_weights())])
+        base = out / name
+        base.mkdir(parents=True, exist_ok=True)
+        x = rng.uniform(-1, 1, (2, size, size, 3)).astype(np.float32)
+        np.save(base / "x.npy", x)
+        np.save(base / "keras.npy", model.predict(x, verbose=0))
+        tensorflowjs.converters.save_keras_model(model, str(base / "layers"))
+        try:
+            tf.saved_model.save(model, str(base / "saved"))
+            graph_converter.convert_tf_saved_model(str(base / "saved"), str(base / "graph"))
+        except Exception as exc:  # the converter refuses some graphs
+            print(f"{name}: no graph model: {str(exc).splitlines()[0]}")
+        print(f"{name}: made ({model.count_params():,} parameters)")
+
+
+def compare(names, out: Path) -> None:
+    import numpy as np
+    import torch
+
+    import torch_tfjs
+
+    for name in names:
+        base = out / name
+        x, keras_out = np.load(base / "x.npy"), np.load(base / "keras.npy")
+        for kind in ("layers", "graph"):
+            folder = base / kind
+            if not (folder / "model.json").exists():
+                print(f"{name:18s} {kind:6s} no artifact")
+                continue
+            run = subprocess.run(["node", "tfjs/check_saved.mjs", str(folder), str(base / "x.npy")],
+                                 cwd=SCRIPTS, capture_output=True, text=True)
+            tfjs_out = np.load(folder / "tfjs_output_0.npy") if run.returncode == 0 else None
+            try:
+                model = torch_tfjs.load(folder).eval()
+                with torch.no_grad():
+                    result = model(torch.from_numpy(x))
+                ours = (result[0] if isinstance(result, list) else result).numpy()
+            except Exception as exc:
+                print(f"{name:18s} {kind:6s} torch_tfjs failed: {type(exc).__name__}: {str(exc)[:200]}")
+                continue
+            line = f"{name:18s} {kind:6s} max|out|={np.abs(keras_out).max():.3g}  |torch-keras|={np.abs(ours - keras_out).max():.2e}"
+            if tfjs_out is not None:
+                line += (f"  |torch-tfjs|={np.abs(ours - tfjs_out).max():.2e}"
+                         f"  |tfjs-keras|={np.abs(tfjs_out - keras_out).max():.2e}")
+            else:
+                line += "  tfjs cannot run it"
+            print(line)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("step", choices=["make", "compare"])
+    parser.add_argument("names", nargs="*", help=f"models (default all: {', '.join(APPS)})")
+    parser.add_argument("--out", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "keras_apps")
+    args = parser.parse_args()
+    names = args.names or list(APPS)
+    (make if args.step == "make" else compare)(names, args.out)
+
+
+if __name__ == "__main__":
+    main()
