@@ -37,3 +37,15 @@ def test_torch_export(case_id):
     with torch.no_grad():
         out = exported.module()(*inputs)
     assert_matches(out, case.outputs()[0], case.tolerance, case_id)
+
+
+@pytest.mark.parametrize("case_id", EXPORT_CASES[:3])
+def test_torch_compile_fullgraph(case_id):
+    """LayersModels compile without graph breaks (aot_eager keeps the test fast on CPU)."""
+    case = _case(case_id)
+    model = torch_tfjs.load_layers_model(case.path).eval()
+    inputs = tuple(torch.from_numpy(x) for x in case.inputs())
+    torch._dynamo.reset()
+    with torch.no_grad():
+        out = torch.compile(model, fullgraph=True, backend="aot_eager")(*inputs)
+    assert_matches(out, case.outputs()[0], case.tolerance, case_id)
