@@ -8,6 +8,9 @@ Two steps, two environments (the TF env makes the artifacts, the project venv co
     scripts/.tfenv/bin/python scripts/keras/check_applications.py make [NAME ...] --out /tmp/apps
     .venv/bin/python scripts/keras/check_applications.py compare [NAME ...] --out /tmp/apps
 
+``make [NAME ...] --keras3`` builds the models with Keras 3 instead and converts the ``.keras`` file (layers
+model only; tfjs 4.22 cannot load Keras 3 layers models, so only Keras is compared).
+
 Prints max|torch - keras|, max|torch - tfjs| and max|tfjs - keras| per model and format. A
 conversion the tensorflowjs converter refuses, or a model tfjs cannot run, is reported as such.
 Not a test: it needs TensorFlow, Node and minutes of CPU.
@@ -38,28 +41,44 @@ APPS = {
 }
 
 
-def make(names, out: Path) -> None:
+def make(names, out: Path, keras3: bool = False) -> None:
+    import tempfile
+
     import numpy as np
     import tensorflow as tf
     import tf_keras
+    import keras  # Keras 3: imported before the stubs, which would confuse its jax probe
     for stub in ("tensorflow_decision_forests", "jax", "jax.experimental", "jax.experimental.jax2tf"):
-        sys.modules.setdefault(stub, types.ModuleType(stub))  # see scripts/README.md
+        if stub not in sys.modules:
+            sys.modules[stub] = types.ModuleType(stub)  # see scripts/README.md
+    sys.modules["jax"].experimental = sys.modules["jax.experimental"]  # type: ignore[attr-defined]
+    sys.modules["jax.experimental"].jax2tf = sys.modules["jax.experimental.jax2tf"]  # type: ignore[attr-defined]
     import tensorflowjs
+    from tensorflowjs.converters import converter as tfjs_converter
     from tensorflowjs.converters import tf_saved_model_conversion_v2 as graph_converter
 
+    K = keras if keras3 else tf_keras
     for name in names:
         ctor, size, extra = APPS[name]
-        tf_keras.utils.set_random_seed(0)
-        model = getattr(tf_keras.applications, ctor)(input_shape=(size, size, 3), weights=None,
-                                                     classifier_activation=None, **extra)
+        K.utils.set_random_seed(0)
+        model = getattr(K.applications, ctor)(input_shape=(size, size, 3), weights=None,
+                                              classifier_activation=None, **extra)
         rng = np.random.default_rng(0)
-        model.set_weights([rng.uniform(0.5, 1.5, w.shape).astype(np.float32) if "moving_variance" in v.name
-                           else w for v, w in zip(model.weights, model.get_weights())])
+        model.set_weights([rng.uniform(0.5, 1.5, w.shape).astype(np.float32)
+                           if "moving_variance" in getattr(v, "path", v.name) else w
+                           for v, w in zip(model.weights, model.get_weights())])
         base = out / name
         base.mkdir(parents=True, exist_ok=True)
         x = rng.uniform(-1, 1, (2, size, size, 3)).astype(np.float32)
         np.save(base / "x.npy", x)
-        np.save(base / "keras.npy", model.predict(x, verbose=0))
+        np.save(base / "keras.npy", np.asarray(model.predict(x, verbose=0)))
+        if keras3:
+            with tempfile.TemporaryDirectory() as tmp:
+                model.save(os.path.join(tmp, "model.keras"))
+                tfjs_converter.dispatch_keras_keras_to_tfjs_layers_model_conversion(
+                    os.path.join(tmp, "model.keras"), str(base / "layers"))
+            print(f"{name}: made ({model.count_params():,} parameters)")
+            continue
         tensorflowjs.converters.save_keras_model(model, str(base / "layers"))
         try:
             tf.saved_model.save(model, str(base / "saved"))
@@ -108,9 +127,13 @@ def main() -> None:
     parser.add_argument("step", choices=["make", "compare"])
     parser.add_argument("names", nargs="*", help=f"models (default all: {', '.join(APPS)})")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "keras_apps")
+    parser.add_argument("--keras3", action="store_true", help="build with Keras 3 (.keras conversion)")
     args = parser.parse_args()
     names = args.names or list(APPS)
-    (make if args.step == "make" else compare)(names, args.out)
+    if args.step == "make":
+        make(names, args.out, args.keras3)
+    else:
+        compare(names, args.out)
 
 
 if __name__ == "__main__":

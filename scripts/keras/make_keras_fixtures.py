@@ -164,6 +164,21 @@ def keras2_applications_bits():
     return K.Model(inp, out, name="keras2_applications_bits")
 
 
+def keras3_nested():
+    """Keras 3 nested models: a Sequential stem (node indices from 0 in Keras 3) and a
+    Functional block called twice (indices from 1); weights under ``layers/<model>/layers/...``."""
+    K = keras
+    stem = K.Sequential([K.Input(shape=(8, 8, 3)), K.layers.Conv2D(6, 2, strides=2, name="stem_conv"),
+                         K.layers.LayerNormalization(name="stem_ln")], name="stem")
+    block_in = K.Input(shape=(6,))
+    block = K.Model(block_in, K.layers.Dense(6, activation="tanh", name="block_dense")(block_in), name="block")
+    inp = K.Input(shape=(8, 8, 3), name="image")
+    x = K.layers.GlobalAveragePooling2D(name="gap")(stem(inp))
+    x = block(block(x))
+    out = K.layers.Dense(2, name="logits")(x)
+    return K.Model(inp, out, name="keras3_nested")
+
+
 def keras3_cnn():
     K = keras
     inp = K.Input(shape=(16, 16, 3), name="image")
@@ -311,6 +326,10 @@ SPECS = [
          ["InputLayer", "Normalization", "Conv2D", "TFOpLambda", "LayerScale", "GlobalAveragePooling2D", "Dense"],
          "Keras 2 functional with Normalization(adapted), grouped Conv2D, TFOpLambda (+ 3, relu6, "
          "* 1/6, * tensor, + tensor), LayerScale and '/' in layer names"),
+    Spec("keras3_nested", keras3_nested, lambda rng: [rng.normal(0.0, 1.0, size=(2, 8, 8, 3)).astype(np.float32)],
+         ["InputLayer", "Sequential", "Functional", "Conv2D", "LayerNormalization", "GlobalAveragePooling2D", "Dense"],
+         "Keras 3 nested Sequential stem and a Functional block called twice (.keras converter path)",
+         keras3=True),
     Spec("keras3_cnn", keras3_cnn, image_inputs, CNN_COVERS,
          "Keras 3 functional CNN (.keras via keras_keras converter path): " + CNN_DESC, keras3=True),
     Spec("keras3_lstm", keras3_lstm, token_inputs, TEXT_COVERS,

@@ -18,6 +18,7 @@ from torch import nn
 
 from ..errors import (GraphError, LayerConfigError, ModelInputError, ModelJSONError,
                       UnsupportedLayerError, WeightMismatchError)
+from ..activations import is_keras3
 from ..io import ModelArtifact, read_artifact
 from ..io.sources import PathLike
 from .base import KerasLayer, LayerSpec, Tensors, WeightRef, WeightScope
@@ -115,10 +116,9 @@ class WeightIndex:
         self.consumed: Set[str] = set()
         self._by_layer: Dict[str, Dict[str, WeightRef]] = {}
         prefixes = [m + "/" for m in model_names if m]
-        keras3_paths = _keras3_storage_paths(top_layers) if any(
-            n.startswith("layers/") and "/vars/" in n for n in self.refs) else {}
+        keras3 = any(n.startswith("layers/") and "/vars/" in n for n in self.refs)
         for name, ref in self.refs.items():
-            alias = _keras3_alias(name, keras3_paths)
+            alias = _keras3_alias(name, top_layers) if keras3 else None
             if alias is not None:
                 layer, rest = alias
                 self._by_layer.setdefault(layer, {}).setdefault(rest, ref)
@@ -172,18 +172,31 @@ def _keras3_storage_paths(layers: Sequence[Mapping[str, Any]]) -> Dict[str, Tupl
     return out
 
 
-def _keras3_alias(name: str, paths: Mapping[str, Tuple[str, Mapping[str, Any]]]) -> Optional[Tuple[str, str]]:
+def _keras3_alias(name: str, layers: Sequence[Mapping[str, Any]]) -> Optional[Tuple[str, str]]:
     """``layers/<storage>/<inner...>/vars/<i>`` → (layer name, path the layer's converter
-    reads): ``cell`` and TimeDistributed's ``layer`` levels disappear, Bidirectional's
-    ``forward_layer``/``backward_layer`` become ``forward_<inner>``/``backward_<inner>``."""
+    reads). Nested models continue as ``layers/<model storage>/layers/<storage>/...``; ``cell``
+    and TimeDistributed's ``layer`` levels disappear, Bidirectional's ``forward_layer`` /
+    ``backward_layer`` become ``forward_<inner>`` / its backward layer's name."""
     parts = name.split("/")
-    if len(parts) < 4 or parts[0] != "layers" or parts[-2] != "vars" or parts[1] not in paths:
+    if len(parts) < 4 or parts[-2] != "vars":
         return None
-    layer_name, config = paths[parts[1]]
+    position = 0
+    while True:
+        if parts[position] != "layers" or position + 1 >= len(parts) - 2:
+            return None
+        paths = _keras3_storage_paths(layers)
+        if parts[position + 1] not in paths:
+            return None
+        layer_name, config = paths[parts[position + 1]]
+        nested = config.get("layers")
+        if isinstance(nested, list) and parts[position + 2] == "layers":  # a nested model
+            layers, position = [l for l in nested if isinstance(l, Mapping)], position + 2
+            continue
+        break
     inner_name = str(((config.get("layer") or {}).get("config") or {}).get("name") or "")
     backward_name = str(((config.get("backward_layer") or {}).get("config") or {}).get("name") or "")
     inner: List[str] = []
-    for part in parts[2:-2]:
+    for part in parts[position + 2:-2]:
         if part in ("cell", "layer"):
             continue
         if part == "forward_layer":  # the names our Bidirectional gives its two layers
@@ -616,6 +629,10 @@ class Builder:
         if not isinstance(layers, list):
             raise ModelJSONError(f"{where}: config has no 'layers' list")
         pending: List[_Node] = []
+        # Keras 3 files ({args, kwargs} nodes) number every model's calls from 0.
+        keras3_nodes = is_keras3(self.generated_by) or any(
+            isinstance(node, Mapping) for l in layers if isinstance(l, Mapping)
+            for node in l.get("inbound_nodes") or [])
         for layer_config in layers:
             layer_cfg = layer_config.get("config") or {}
             name = str(layer_config.get("name") or layer_cfg.get("name"))
@@ -627,8 +644,8 @@ class Builder:
             module = self.build_layer(layer_config, index.scope(name), index)
             model._add_layer(name, module)
             # A nested model's own input→output node is its node 0, so its calls in this
-            # graph are numbered from 1 (Keras: _should_skip_first_node; tfjs does the same).
-            offset = 1 if _has_own_first_node(layer_config) else 0
+            # graph are numbered from 1 (Keras 2: _should_skip_first_node; tfjs does the same).
+            offset = 1 if _has_own_first_node(layer_config, keras3_nodes) else 0
             for i, node in enumerate(layer_config.get("inbound_nodes") or []):
                 pending.append(_parse_node(name, i + offset, node, where))
         model._inputs = _parse_io_list(config.get("input_layers", []), f"{where} input_layers")
@@ -667,9 +684,13 @@ class Builder:
                 raise GraphError(f"{where}: output '{key[0]}' node {key[1]} is never computed")
 
 
-def _has_own_first_node(layer_config: Mapping[str, Any]) -> bool:
-    """Whether a nested layer is a model built with its own inputs (Functional always; a
-    Sequential when its first layer is an InputLayer or declares an input shape)."""
+def _has_own_first_node(layer_config: Mapping[str, Any], keras3: bool = False) -> bool:
+    """Whether a nested layer is a model built with its own inputs, whose first node the saved
+    node indices skip (tfjs and Keras 2: Functional always; a Sequential when its first layer is
+    an InputLayer or declares an input shape). Keras 3 files count every model's calls from 0
+    (seen in ``.keras`` configs: a nested Functional's first call is node 0)."""
+    if keras3:
+        return False
     class_name = layer_config.get("class_name")
     if class_name in ("Model", "Functional"):
         return True
