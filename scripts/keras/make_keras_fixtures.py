@@ -179,6 +179,22 @@ def keras3_nested():
     return K.Model(inp, out, name="keras3_nested")
 
 
+def keras3_ops():
+    """Keras 3 functional arithmetic on tensors: every ``keras.ops`` call and operator is saved
+    as an op layer (Add with a literal 3.0, Multiply with a literal first, TrueDivide, Relu6,
+    Maximum, Exp, ops.concatenate, ops.mean(keepdims))."""
+    K = keras
+    inp = K.Input(shape=(5,), name="x")
+    h = K.layers.Dense(4, name="d")(inp)
+    b = K.ops.multiply(h, h + 3.0)
+    c = 2.0 * b - h
+    e = K.ops.maximum(K.ops.relu6(c) / 6.0, h)
+    f = K.ops.concatenate([e, K.ops.exp(h)], axis=-1)
+    g = K.ops.mean(f, axis=-1, keepdims=True)
+    out = K.layers.Dense(2, name="o")(f * g)
+    return K.Model(inp, out, name="keras3_ops")
+
+
 def keras3_cnn():
     K = keras
     inp = K.Input(shape=(16, 16, 3), name="image")
@@ -329,6 +345,11 @@ SPECS = [
     Spec("keras3_nested", keras3_nested, lambda rng: [rng.normal(0.0, 1.0, size=(2, 8, 8, 3)).astype(np.float32)],
          ["InputLayer", "Sequential", "Functional", "Conv2D", "LayerNormalization", "GlobalAveragePooling2D", "Dense"],
          "Keras 3 nested Sequential stem and a Functional block called twice (.keras converter path)",
+         keras3=True),
+    Spec("keras3_ops", keras3_ops, lambda rng: [rng.normal(0.0, 1.0, size=(3, 5)).astype(np.float32)],
+         ["InputLayer", "Dense", "Add", "Multiply", "Subtract", "TrueDivide", "Relu6", "Maximum", "Exp",
+          "Concatenate", "Mean"],
+         "Keras 3 functional with keras.ops / operator calls saved as op layers (.keras converter path)",
          keras3=True),
     Spec("keras3_cnn", keras3_cnn, image_inputs, CNN_COVERS,
          "Keras 3 functional CNN (.keras via keras_keras converter path): " + CNN_DESC, keras3=True),

@@ -250,3 +250,34 @@ def test_tf_op_lambda_whitelist_and_refusal(tmp_path):
     config["output_layers"] = [["odd", 0, 0]]
     with pytest.raises(UnsupportedLayerError, match=r"TFOpLambda\(tf.raw_ops.Foo\)"):
         torch_tfjs.load(write(tmp_path / "bad", {"class_name": "Functional", "config": config}, {}))
+
+
+def _keras3_tensor(layer: str) -> Dict[str, Any]:
+    return {"class_name": "__keras_tensor__", "config": {"keras_history": [layer, 0, 0]}}
+
+
+@pytest.mark.parametrize("op,config,args,expected", [
+    ("Log", {}, ["T"], lambda x: torch.log(x)),
+    ("Sqrt", {}, ["T"], torch.sqrt),
+    ("Square", {}, ["T"], torch.square),
+    ("HardSigmoid", {}, ["T"], lambda x: torch.clamp(x + 3, 0, 6) / 6),
+    ("HardSilu", {}, ["T"], lambda x: x * torch.clamp(x + 3, 0, 6) / 6),
+    ("Gelu", {"approximate": False}, ["T"], lambda x: torch.nn.functional.gelu(x)),
+    ("Gelu", {}, ["T"], lambda x: torch.nn.functional.gelu(x, approximate="tanh")),
+    ("Power", {}, ["T", 2.0], lambda x: x ** 2),
+    ("TrueDivide", {}, [1.0, "T"], lambda x: 1.0 / x),
+    ("Sum", {"axis": [-1], "keepdims": False}, ["T"], lambda x: x.sum(-1)),
+    ("Max", {"axis": 1, "keepdims": True}, ["T"], lambda x: x.amax(1, keepdim=True)),
+    ("Min", {"axis": None, "keepdims": False}, ["T"], lambda x: x.amin()),
+    ("Subtract", {}, [10.0, "T"], lambda x: 10.0 - x),
+])
+def test_keras3_op_layers(tmp_path, op, config, args, expected):
+    """Keras 3 saves keras.ops calls as layers with literal arguments in place."""
+    layers = [input_layer("x", [None, 3], keras3=True),
+              {"class_name": op, "name": "op", "config": {"name": "op", **config},
+               "inbound_nodes": [{"args": [_keras3_tensor("x") if a == "T" else a for a in args],
+                                  "kwargs": {}}]}]
+    config_ = {"name": "m", "layers": layers, "input_layers": [["x", 0, 0]], "output_layers": [["op", 0, 0]]}
+    model = torch_tfjs.load(write(tmp_path, {"class_name": "Functional", "config": config_}, {}))
+    x = torch.rand(2, 3) + 0.5
+    torch.testing.assert_close(model(x), expected(x))

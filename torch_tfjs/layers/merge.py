@@ -33,7 +33,13 @@ class _Merge(KerasLayer):
         if not isinstance(inputs, (list, tuple)) or len(inputs) < 2:
             raise ValueError(f"layer '{self.keras_name}' ({self.keras_class}) needs a list of at least "
                              "two tensors")
-        return list(inputs)
+        xs = list(inputs)
+        like = next((x for x in xs if isinstance(x, torch.Tensor)), None)
+        if like is None:
+            raise ValueError(f"layer '{self.keras_name}' ({self.keras_class}) got no tensor")
+        # Keras 3 op layers (``x + 3.0`` saved as Add) pass Python numbers among the tensors.
+        return [x if isinstance(x, torch.Tensor) else torch.tensor(x, dtype=like.dtype, device=like.device)
+                for x in xs]
 
     def compute_mask(self, inputs: Tensors, mask: Any) -> Optional[torch.Tensor]:
         return _and_masks(mask)

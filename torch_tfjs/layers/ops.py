@@ -6,6 +6,9 @@
   tensors.
 - Keras 2: ``TFOpLambda`` names a TF function (``math.multiply``) with call kwargs; a fixed set
   of elementwise functions is supported.
+- Keras 3 elementwise and reduction ops (``Exp``, ``Relu6``, ``TrueDivide``, ``Mean`` ...),
+  which the converter saves like layers; arithmetic ones named like merge layers (``Add``,
+  ``Multiply``, ``Maximum``) are run by those.
 - ``LayerScale``, the one custom layer of keras.applications (ConvNeXt).
 """
 
@@ -128,3 +131,90 @@ class LayerScale(KerasLayer):
 
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
         return inputs * self.gamma
+
+
+def _hard_sigmoid(x: torch.Tensor) -> torch.Tensor:
+    return torch.clamp(x + 3.0, 0.0, 6.0) / 6.0  # Keras 3's definition
+
+
+def _hard_silu(x: torch.Tensor) -> torch.Tensor:
+    return x * _hard_sigmoid(x)
+
+
+_KERAS3_UNARY: Dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "Exp": torch.exp, "Log": torch.log, "Sqrt": torch.sqrt, "Abs": torch.abs, "Negative": torch.neg,
+    "Square": torch.square, "Sin": torch.sin, "Cos": torch.cos, "Floor": torch.floor, "Ceil": torch.ceil,
+    "Relu": torch.relu, "Relu6": _relu6, "Sigmoid": torch.sigmoid, "Tanh": torch.tanh,
+    "Softplus": torch.nn.functional.softplus, "Silu": torch.nn.functional.silu,
+    "HardSigmoid": _hard_sigmoid, "HardSilu": _hard_silu,
+}
+
+
+@register_layer(*_KERAS3_UNARY)
+class Keras3UnaryOp(KerasLayer):
+    """A Keras 3 elementwise op saved as a layer (``keras.ops.exp(x)``)."""
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        self.fn = _KERAS3_UNARY[spec.class_name]
+
+    def forward(self, inputs: Any, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        x = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+        return self.fn(x)
+
+
+@register_layer("Gelu")
+class Keras3Gelu(KerasLayer):
+    """``keras.ops.gelu(x, approximate=True)`` (the Keras 3 default is the tanh form)."""
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        self.approximate = "tanh" if spec.config.get("approximate", True) else "none"
+
+    def forward(self, inputs: Any, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        x = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+        return torch.nn.functional.gelu(x, approximate=self.approximate)
+
+
+_KERAS3_BINARY: Dict[str, Callable[[Any, Any], Any]] = {
+    "TrueDivide": _divide, "Divide": _divide, "Power": torch.pow,
+    "FloorDivide": torch.floor_divide,
+}
+
+
+@register_layer(*_KERAS3_BINARY)
+class Keras3BinaryOp(KerasLayer):
+    """A Keras 3 binary op saved as a layer; one operand may be a Python number."""
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        self.fn = _KERAS3_BINARY[spec.class_name]
+
+    def forward(self, inputs: List[Any], mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        a, b = inputs
+        like = a if isinstance(a, torch.Tensor) else b
+        return self.fn(_as_tensor(a, like), _as_tensor(b, like))
+
+
+_KERAS3_REDUCTIONS: Dict[str, Callable[..., torch.Tensor]] = {
+    "Mean": torch.mean, "Sum": torch.sum, "Max": torch.amax, "Min": torch.amin,
+}
+
+
+@register_layer(*_KERAS3_REDUCTIONS)
+class Keras3Reduction(KerasLayer):
+    """``keras.ops.mean(x, axis, keepdims)`` and friends saved as layers."""
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        self.fn = _KERAS3_REDUCTIONS[spec.class_name]
+        axis = spec.config.get("axis")
+        self.axis = None if axis is None else (tuple(axis) if isinstance(axis, (list, tuple)) else (int(axis),))
+        self.keepdims = bool(spec.config.get("keepdims", False))
+
+    def forward(self, inputs: Any, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        x = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+        if self.axis is None:
+            out = self.fn(x)
+            return out.reshape([1] * x.dim()) if self.keepdims else out
+        return self.fn(x, dim=self.axis, keepdim=self.keepdims)
