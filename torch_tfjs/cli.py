@@ -117,6 +117,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     except Exception as exc:  # a traced / exported program refusing these inputs, ...
         print(f"error: running {args.src} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
+    if isinstance(out, dict):  # structured outputs, in their key order
+        out = list(out.values())
     outs = list(out) if isinstance(out, (list, tuple)) else [out]
     if len(outs) != len(args.expected):
         print(f"error: the model returns {len(outs)} output(s), {len(args.expected)} expected file(s) "

@@ -423,7 +423,8 @@ def save_torchscript(model: nn.Module, path: PathLike,
     model.eval()
     args = tuple(inputs) if inputs is not None else example_inputs(model)
     with torch.no_grad():
-        traced = torch.jit.trace(model, args, check_trace=False)
+        # strict=False: structured-output graph models return a dict with fixed keys
+        traced = torch.jit.trace(model, args, check_trace=False, strict=False)
     traced.save(os.fspath(path))
 
 

@@ -19,6 +19,10 @@ def test_matches_tfjs(case):
     feed = dict(zip(names, inputs)) if all(names) else None
     with torch.no_grad():
         out = model(feed) if feed is not None else model(*inputs)
+    if isinstance(out, dict):  # structured outputs: references are by signature key → node
+        key_of_node = {io.ref.node: io.key for io in model._outputs}
+        nodes = [model.signature["outputs"][o["name"]]["name"].split(":")[0] for o in case.meta["outputs"]]
+        out = [out[key_of_node[node]] for node in nodes]
     outs = out if isinstance(out, list) else [out]
     expected = case.outputs()
     assert len(outs) == len(expected), f"{len(outs)} outputs, reference has {len(expected)}"

@@ -191,3 +191,19 @@ def test_library_function_and_named_output_refs(tmp_path, custom_ops):
 
 def _apply(fn, *args):
     return fn(*args)
+
+
+def test_structured_outputs_follow_tf_not_tfjs():
+    """A dict-returning function converted with use_structured_outputs_names comes back as a
+    dict keyed as in TF. tfjs 4.22 pairs the sorted keys with outputs by signature position, and
+    the converter writes that signature out of order, so tfjs returns alpha = 2x (wrong)."""
+    from fixture_cases import FIXTURES
+    folder = FIXTURES / "graph/graph/structured_outputs"
+    model = torch_tfjs.load_graph_model(folder)
+    x = torch.from_numpy(np.load(folder / "input_0.npy"))
+    with torch.no_grad():
+        out = model(x)
+    assert list(out) == ["alpha", "mid", "zeta"] and model.structured_outputs
+    torch.testing.assert_close(out["alpha"], x.sum(1))
+    torch.testing.assert_close(out["mid"], x + 1.0)
+    torch.testing.assert_close(out["zeta"], x * 2.0)

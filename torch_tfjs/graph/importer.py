@@ -561,8 +561,19 @@ class GraphModel(nn.Module):
         return out
 
     def forward(self, *args: Any) -> Any:
+        """Outputs as tfjs ``predict`` returns them: one tensor, a list in ``output_names``
+        order, or — for a graph converted with structured outputs — a dict by output key."""
         result = self.graph_module(*self._prepare(args))
+        if self.structured_outputs:
+            values = result if isinstance(result, tuple) else (result,)
+            return dict(zip(self.output_names, values))
         return list(result) if isinstance(result, tuple) else result
+
+    @property
+    def structured_outputs(self) -> bool:
+        """Whether the artifact declares ``structuredOutputKeys`` (outputs come back as a dict)."""
+        keys = (self.metadata or {}).get("structuredOutputKeys")
+        return isinstance(keys, list) and keys == self.output_names
 
     def execute(self, inputs: Any, outputs: Optional[Sequence[str]] = None) -> Any:
         """Run the graph returning arbitrary node outputs (``"node"`` or ``"node:k"``), as tfjs
@@ -584,6 +595,33 @@ class GraphModel(nn.Module):
         return list(result) if isinstance(result, tuple) else [result]
 
 
+def _identity_rank(io: _IO) -> Tuple[int, str]:
+    """Flat output position of a converter output node: ``Identity`` 0, ``Identity_3`` 3."""
+    match = re.fullmatch(r"(?:.*/)?Identity(?:_(\d+))?", io.ref.node)
+    return (int(match.group(1) or 0) if match else 1 << 30, io.ref.node)
+
+
+def _structured(importer: GraphImporter, outputs: List[_IO]) -> List[_IO]:
+    """Outputs keyed and ordered by ``userDefinedMetadata.structuredOutputKeys`` (the converter's
+    ``--use_structured_outputs_names``: a tf.function returning a dict).
+
+    The keys are the dict's sorted keys, i.e. the flat output order (``Identity``,
+    ``Identity_1``, ...). The converter keeps only some keys in the signature and writes it in
+    no particular order; tfjs 4.22 then pairs keys with outputs by signature position and
+    returns mislabelled tensors. We pair as TF does: a key named in the signature keeps its
+    output, the rest follow the flat output order."""
+    keys = (importer.artifact.user_defined_metadata or {}).get("structuredOutputKeys")
+    if not isinstance(keys, list) or len(keys) != len(outputs):
+        return outputs
+    by_key = {io.key: io for io in outputs}
+    rest = sorted((io for io in outputs if io.key not in keys), key=_identity_rank)
+    ordered = []
+    for key in keys:
+        io = by_key.get(key) or rest.pop(0)
+        ordered.append(_IO(str(key), io.ref, io.dtype, io.shape))
+    return ordered
+
+
 def graph_io(importer: GraphImporter) -> Tuple[List[_IO], List[_IO]]:
     """Inputs and outputs: the signature's, else tfjs's defaults (Placeholders; childless nodes)."""
     signature = importer.artifact.signature or {}
@@ -596,7 +634,7 @@ def graph_io(importer: GraphImporter) -> Tuple[List[_IO], List[_IO]]:
                                  "graph lacks")
         if not outputs:
             raise GraphError(f"{importer.where}: signature has no outputs")
-        return inputs, outputs
+        return inputs, _structured(importer, outputs)
     consumers: Set[str] = set()
     for node in importer.nodes.values():
         consumers.update(r.node for r in node.inputs)

@@ -48,4 +48,11 @@ CASES = [
          fn=_placeholder_default, inputs=[dict(shape=[2, 3])]),
     dict(name="print", covers=["Print"], description="tf.compat.v1.Print (the Print op; tfjs logs it)",
          fn=_print, inputs=[dict(shape=[3])]),
+    dict(name="structured_outputs", covers=["Identity"],
+         description="a tf.function returning a dict, converted with use_structured_outputs_names "
+                     "(userDefinedMetadata.structuredOutputKeys)",
+         fn=lambda x: {"zeta": x * 2.0, "alpha": tf.reduce_sum(x, axis=1), "mid": x + 1.0},
+         inputs=[dict(shape=[2, 3])], converter=dict(use_structured_outputs_names=True),
+         notes="tfjs 4.22 predict pairs structuredOutputKeys with outputs by signature position "
+               "and mislabels them; torch_tfjs pairs them as TF does (tests/graph/test_importer.py)"),
 ]
