@@ -257,6 +257,7 @@ export async function saveCase(kind, family, c) {
   if (c.follows) meta.follows = c.follows;
   if (c.training) meta.training = true;
   if (c.xfail) meta.xfail = c.xfail;
+  if (c.zeroGradient) meta.zero_gradient = c.zeroGradient;
   if (notes.length) meta.notes = notes.join(' | ');
   fs.writeFileSync(path.join(dir, 'case.json'), JSON.stringify(meta, null, 2) + '\n');
   tf.dispose([...inputs, ...outputs]);

@@ -18,7 +18,8 @@ def _has_weights(case) -> bool:
     return any(group.get("weights") for group in manifest)
 
 
-LAYER_CASES = [p for p in params("layers") + params("models")
+# A case's "xfail" is about its outputs matching tfjs (a tfjs bug), not about training: no marks.
+LAYER_CASES = [pytest.param(p.values[0], id=p.id) for p in params("layers") + params("models")
                if p.values[0].meta.get("kind", "layers-model") == "layers-model"
                and not p.values[0].meta.get("expectError") and _has_weights(p.values[0])]
 
@@ -56,6 +57,8 @@ def _sgd_step(model, case):
 @pytest.mark.parametrize("case", LAYER_CASES)
 def test_training_step_updates_every_trainable_parameter(case):
     """Fine-tuning with moving statistics (eval mode) moves every trainable parameter."""
+    if case.meta.get("zero_gradient"):  # e.g. a length-1 sequence never uses a recurrent kernel
+        pytest.skip(f"a weight's gradient is exactly zero: {case.meta['zero_gradient']}")
     model = torch_tfjs.load_layers_model(case.path).eval()
     trainable, _, changed = _sgd_step(model, case)
     assert set(trainable) == changed, f"not updated: {sorted(set(trainable) - changed)}"

@@ -73,7 +73,10 @@ class _Conv(KerasLayer):
     def _run(self, x: torch.Tensor, fn) -> torch.Tensor:  # type: ignore[no-untyped-def]
         if self.channels_first:
             return self.activation(fn(x))
-        return to_channels_last(self.activation(fn(to_channels_first(x))))
+        # The activation runs on the channels-last result, as Keras/tfjs apply it: softmax /
+        # log_softmax reduce over the last axis (the channels here), not over the last spatial
+        # axis of the channels-first view (found by the tfjs sweep, e.g. Conv2D + softmax).
+        return self.activation(to_channels_last(fn(to_channels_first(x))))
 
 
 @register_layer("Conv2D", "Convolution2D")

@@ -38,7 +38,12 @@ def tf_avg_pool(x: torch.Tensor, rank: int, kernel, strides, padding: str) -> to
         return _AVG[rank](x, tuple(kernel), tuple(strides))
     pads = same_pads_nd(x.shape[2:], kernel, strides, [1] * rank)
     symmetric, extra = split_symmetric(pads)
-    if not any(extra):
+    # torch's avg_pool3d refuses an input smaller than the window even when its own padding
+    # would cover it ("input image smaller than kernel size"); TF SAME allows it (found by the
+    # tfjs sweep: AveragePooling3D pool 4 on a depth-2 input), so such inputs take the
+    # explicit-padding path below, whose padded input always holds a whole window.
+    fits = rank != 3 or all(size >= k for size, k in zip(x.shape[2:], kernel))
+    if not any(extra) and fits:
         return _AVG[rank](x, tuple(kernel), tuple(strides), tuple(symmetric), count_include_pad=False)
     full: List[int] = []
     for before, after in reversed(pads):

@@ -182,12 +182,19 @@ class ConvLSTM2DCell(RecurrentCell):
         zeros = x.new_zeros(x.shape[0], self.units, *projected_shape[-2:])
         return [zeros, zeros.clone()]
 
+    @staticmethod
+    def _channels_last(activation, x: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped-def]
+        """Apply ``activation`` as Keras does, on channels-last data (softmax reduces over the
+        channels); a view both ways, so elementwise activations cost nothing extra."""
+        return to_channels_first(activation(to_channels_last(x)))
+
     def step(self, projected: torch.Tensor, states: States) -> Tuple[torch.Tensor, States]:
         h, c = states
         gates = projected + tf_conv(h, self.recurrent_kernel, None, 2, (1, 1), "same", (1, 1))
         i, f, g, o = torch.chunk(gates, 4, dim=1)
-        c = self.recurrent_activation(f) * c + self.recurrent_activation(i) * self.activation(g)
-        h = self.recurrent_activation(o) * self.activation(c)
+        act, rec = self.activation, self.recurrent_activation
+        c = self._channels_last(rec, f) * c + self._channels_last(rec, i) * self._channels_last(act, g)
+        h = self._channels_last(rec, o) * self._channels_last(act, c)
         return h, [h, c]
 
 

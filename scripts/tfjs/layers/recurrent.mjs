@@ -91,4 +91,9 @@ export const cases = [
     build: (tf) => seq(tf, [tf.layers.convLstm2d({ filters: 3, kernelSize: 2, strides: 2, inputShape: [2, 6, 6, 1] })]),
     inputs: [{ shape: [2, 2, 6, 6, 1] }],
   },
+  {
+    name: 'conv_lstm2d_softmax', covers: ['ConvLSTM2D'], description: 'ConvLSTM2D with softmax activation (reduces over channels)',
+    build: (tf) => seq(tf, [tf.layers.convLstm2d({ filters: 3, kernelSize: 2, padding: 'same', activation: 'softmax', inputShape: [2, 4, 4, 2] })]),
+    inputs: [{ shape: [1, 2, 4, 4, 2] }],
+  },
 ];
