@@ -219,6 +219,147 @@ def keras3_lstm():
     return K.Model(inp, out, name="keras3_lstm")
 
 
+def keras2_attention():
+    """A small Keras 2 transformer encoder block: Dense projection, MultiHeadAttention
+    self-attention (query = value = key), Add + LayerNormalization, Dense FFN, pooling."""
+    K = tf_keras
+    inp = K.Input(shape=(6, 5), name="seq")
+    x = K.layers.Dense(8, name="proj")(inp)
+    a = K.layers.MultiHeadAttention(num_heads=2, key_dim=4, name="mha")(x, x)
+    x = K.layers.LayerNormalization(name="ln1")(K.layers.Add(name="add1")([x, a]))
+    f = K.layers.Dense(16, activation="relu", name="ffn1")(x)
+    f = K.layers.Dense(8, name="ffn2")(f)
+    x = K.layers.LayerNormalization(name="ln2")(K.layers.Add(name="add2")([x, f]))
+    # cross-attention-like call with an explicit key and a value_dim / output_shape / no bias
+    b = K.layers.MultiHeadAttention(num_heads=3, key_dim=2, value_dim=3, use_bias=False,
+                                    output_shape=(5,), name="mha2")(x, f, x)
+    x = K.layers.GlobalAveragePooling1D(name="gap")(b)
+    out = K.layers.Dense(3, name="logits")(x)
+    return K.Model(inp, out, name="keras2_attention")
+
+
+def keras3_attention():
+    """Keras 3 transformer block: self-attention with a causal mask, cross-attention on a second
+    input (query, value, key given as kwargs), EinsumDense FFN."""
+    K = keras
+    inp = K.Input(shape=(6, 5), name="seq")
+    ctx = K.Input(shape=(4, 7), name="context")
+    x = K.layers.Dense(8, name="proj")(inp)
+    a = K.layers.MultiHeadAttention(num_heads=2, key_dim=4, name="self_mha")(x, x, use_causal_mask=True)
+    x = K.layers.LayerNormalization(name="ln1")(K.layers.Add(name="add1")([x, a]))
+    c = K.layers.MultiHeadAttention(num_heads=2, key_dim=3, value_dim=5, name="cross_mha")(
+        query=x, value=ctx, key=ctx)
+    x = K.layers.LayerNormalization(name="ln2")(K.layers.Add(name="add2")([x, c]))
+    f = K.layers.EinsumDense("abc,cd->abd", output_shape=(None, 12), bias_axes="d",
+                             activation="relu", name="ffn1")(x)
+    f = K.layers.Dense(8, name="ffn2")(f)
+    x = K.layers.Add(name="add3")([x, f])
+    x = K.layers.GlobalAveragePooling1D(name="gap")(x)
+    out = K.layers.Dense(3, name="logits")(x)
+    return K.Model([inp, ctx], out, name="keras3_attention")
+
+
+def _attention_layers(K, name):
+    q_in = K.Input(shape=(5, 4), name="query")
+    v_in = K.Input(shape=(3, 4), name="value")
+    a = K.layers.Attention(name="dot_att")([q_in, v_in])
+    s = K.layers.Attention(use_scale=True, score_mode="concat", name="concat_att")([q_in, v_in, v_in])
+    d = K.layers.AdditiveAttention(name="add_att")([q_in, v_in])
+    n = K.layers.AdditiveAttention(use_scale=False, name="add_att_noscale")([q_in, v_in])
+    e = K.layers.EinsumDense("abc,cde->abde", output_shape=(None, 2, 3), bias_axes="de",
+                             activation="tanh", name="einsum")(q_in)
+    e = K.layers.Reshape((5, 6), name="einsum_flat")(e)
+    x = K.layers.Concatenate(name="concat")([a, s, d, n, e])
+    out = K.layers.EinsumDense("abc,c->ab", output_shape=(5,), name="einsum_reduce")(x)
+    return K.Model([q_in, v_in], out, name=name)
+
+
+def keras2_attention_layers():
+    return _attention_layers(tf_keras, "keras2_attention_layers")
+
+
+def keras3_attention_layers():
+    return _attention_layers(keras, "keras3_attention_layers")
+
+
+def _attention_masks(K, name):
+    """Masks into attention: Embedding(mask_zero) masks reaching MultiHeadAttention and
+    Attention, an explicit attention_mask input, return_attention_scores (two outputs)."""
+    tokens = K.Input(shape=(5,), dtype="int32", name="tokens")
+    allowed = K.Input(shape=(5, 5), name="allowed")
+    x = K.layers.Embedding(10, 6, mask_zero=True, name="embed")(tokens)
+    a, scores = K.layers.MultiHeadAttention(num_heads=2, key_dim=3, name="mha")(
+        x, x, attention_mask=allowed, return_attention_scores=True)
+    b = K.layers.Attention(name="att")([x, x])
+    # pool before merging: a Keras 3 Concatenate of masked tensors saves its mask
+    # computation as op layers (Any, LogicalOr, ZerosLike ...)
+    y = K.layers.Concatenate(name="concat")([K.layers.GlobalAveragePooling1D(name="gap_a")(a),
+                                            K.layers.GlobalAveragePooling1D(name="gap_b")(b)])
+    out = K.layers.Dense(2, name="logits")(y)
+    return K.Model([tokens, allowed], [out, scores], name=name)
+
+
+def keras2_attention_masks():
+    return _attention_masks(tf_keras, "keras2_attention_masks")
+
+
+def keras3_attention_masks():
+    return _attention_masks(keras, "keras3_attention_masks")
+
+
+def _mask_inputs(rng):
+    tokens = rng.integers(1, 10, size=(3, 5)).astype(np.int32)
+    for row, length in enumerate((5, 3, 2)):
+        tokens[row, length:] = 0
+    allowed = (rng.uniform(size=(3, 5, 5)) > 0.3).astype(np.float32)
+    allowed[:, :, 0] = 1.0  # every query attends somewhere
+    return [tokens, allowed]
+
+
+def _norm_extras(K, name):
+    inp = K.Input(shape=(4, 4, 6), name="image")
+    x = K.layers.GroupNormalization(groups=3, name="gn")(inp)
+    x = K.layers.Identity(name="ident")(x)
+    x = K.layers.Conv2D(4, 1, name="conv")(x)
+    x = K.layers.GroupNormalization(groups=-1, center=False, epsilon=1e-4, name="gn_inst")(x)
+    x = K.layers.UnitNormalization(name="unit")(x)
+    x = K.layers.UnitNormalization(axis=[1, 2], name="unit_hw")(x)
+    x = K.layers.Flatten(name="flat")(x)
+    out = K.layers.Dense(3, name="logits")(x)
+    return K.Model(inp, out, name=name)
+
+
+def keras2_norm_extras():
+    return _norm_extras(tf_keras, "keras2_norm_extras")
+
+
+def keras3_norm_extras():
+    return _norm_extras(keras, "keras3_norm_extras")
+
+
+def _augment(K, name):
+    inp = K.Input(shape=(12, 12, 3), name="image")
+    x = K.layers.RandomFlip("horizontal_and_vertical", name="flip")(inp)
+    x = K.layers.RandomRotation(0.2, name="rotate")(x)
+    x = K.layers.RandomZoom(0.2, name="zoom")(x)
+    x = K.layers.RandomTranslation(0.1, 0.1, name="translate")(x)
+    x = K.layers.RandomContrast(0.3, name="contrast")(x)
+    x = K.layers.RandomBrightness(0.2, name="brightness")(x)
+    x = K.layers.RandomCrop(8, 10, name="crop")(x)
+    x = K.layers.Conv2D(4, 3, activation="relu", name="conv")(x)
+    x = K.layers.GlobalAveragePooling2D(name="gap")(x)
+    out = K.layers.Dense(2, name="logits")(x)
+    return K.Model(inp, out, name=name)
+
+
+def keras2_augment():
+    return _augment(tf_keras, "keras2_augment")
+
+
+def keras3_augment():
+    return _augment(keras, "keras3_augment")
+
+
 # ----------------------------------------------------------------------------------- inputs
 
 
@@ -369,6 +510,64 @@ SPECS = [
     Spec("keras2_cnn_groups", keras2_cnn, image_inputs, CNN_COVERS,
          "keras2_cnn converted with split_by_layer: one weight group (shard file) per layer",
          split=True, seed_name="keras2_cnn"),
+]
+
+ATTENTION_INPUTS = lambda rng: [rng.normal(0.0, 1.0, size=(2, 6, 5)).astype(np.float32)]  # noqa: E731
+SPECS += [
+    Spec("keras2_attention", keras2_attention, ATTENTION_INPUTS,
+         ["InputLayer", "Dense", "MultiHeadAttention", "Add", "LayerNormalization",
+          "GlobalAveragePooling1D"],
+         "Keras 2 transformer encoder block: Dense -> MultiHeadAttention(2 heads, self) -> Add -> "
+         "LayerNormalization -> Dense FFN; MultiHeadAttention(query, value, key; value_dim, "
+         "output_shape, no bias) -> GlobalAveragePooling1D -> Dense"),
+    Spec("keras3_attention", keras3_attention, lambda rng: [
+             rng.normal(0.0, 1.0, size=(2, 6, 5)).astype(np.float32),
+             rng.normal(0.0, 1.0, size=(2, 4, 7)).astype(np.float32)],
+         ["InputLayer", "Dense", "MultiHeadAttention", "EinsumDense", "Add", "LayerNormalization",
+          "GlobalAveragePooling1D"],
+         "Keras 3 transformer block: causal self-attention, cross-attention on a second input "
+         "(query=/value=/key= kwargs), EinsumDense FFN (.keras converter path)", keras3=True),
+    Spec("keras2_attention_layers", keras2_attention_layers, lambda rng: [
+             rng.normal(0.0, 1.0, size=(2, 5, 4)).astype(np.float32),
+             rng.normal(0.0, 1.0, size=(2, 3, 4)).astype(np.float32)],
+         ["InputLayer", "Attention", "AdditiveAttention", "EinsumDense", "Reshape", "Concatenate"],
+         "Keras 2 Attention (dot; scaled concat with key), AdditiveAttention (scaled / not), "
+         "EinsumDense (abc,cde->abde with bias, abc,c->ab)"),
+    Spec("keras3_attention_layers", keras3_attention_layers, lambda rng: [
+             rng.normal(0.0, 1.0, size=(2, 5, 4)).astype(np.float32),
+             rng.normal(0.0, 1.0, size=(2, 3, 4)).astype(np.float32)],
+         ["InputLayer", "Attention", "AdditiveAttention", "EinsumDense", "Reshape", "Concatenate"],
+         "Keras 3 version of keras2_attention_layers (.keras converter path)", keras3=True),
+    Spec("keras2_attention_masks", keras2_attention_masks, _mask_inputs,
+         ["InputLayer", "Embedding", "MultiHeadAttention", "Attention", "GlobalAveragePooling1D",
+          "Concatenate", "Dense"],
+         "Keras 2: Embedding(mask_zero) masks into MultiHeadAttention (with an attention_mask "
+         "input and return_attention_scores: scores are the second output) and Attention"),
+    Spec("keras3_attention_masks", keras3_attention_masks, _mask_inputs,
+         ["InputLayer", "Embedding", "NotEqual", "ConvertToTensor", "MultiHeadAttention", "Attention",
+          "GlobalAveragePooling1D", "Concatenate", "Dense"],
+         "Keras 3 version of keras2_attention_masks (.keras converter path)", keras3=True),
+    Spec("keras2_norm_extras", keras2_norm_extras, lambda rng: [
+             rng.normal(1.0, 2.0, size=(2, 4, 4, 6)).astype(np.float32)],
+         ["InputLayer", "GroupNormalization", "Identity", "Conv2D", "UnitNormalization", "Flatten", "Dense"],
+         "Keras 2 GroupNormalization (3 groups; instance norm without center), Identity, "
+         "UnitNormalization (last axis; axes 1,2)"),
+    Spec("keras3_norm_extras", keras3_norm_extras, lambda rng: [
+             rng.normal(1.0, 2.0, size=(2, 4, 4, 6)).astype(np.float32)],
+         ["InputLayer", "GroupNormalization", "Identity", "Conv2D", "UnitNormalization", "Flatten", "Dense"],
+         "Keras 3 version of keras2_norm_extras (.keras converter path)", keras3=True),
+    Spec("keras2_augment", keras2_augment, lambda rng: [
+             rng.uniform(0.0, 255.0, size=(2, 12, 12, 3)).astype(np.float32)],
+         ["InputLayer", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
+          "RandomContrast", "RandomBrightness", "RandomCrop", "Conv2D", "GlobalAveragePooling2D", "Dense"],
+         "Keras 2 augmentation layers in front of a small CNN, inference mode (identity; "
+         "RandomCrop center-crops)"),
+    Spec("keras3_augment", keras3_augment, lambda rng: [
+             rng.uniform(0.0, 255.0, size=(2, 12, 12, 3)).astype(np.float32)],
+         ["InputLayer", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
+          "RandomContrast", "RandomBrightness", "RandomCrop", "Conv2D", "GlobalAveragePooling2D", "Dense"],
+         "Keras 3 augmentation layers in front of a small CNN, inference mode (.keras converter path)",
+         keras3=True),
 ]
 
 QUANT_SHARD_BYTES = 1024

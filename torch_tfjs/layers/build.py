@@ -282,20 +282,49 @@ def _parse_node(layer: str, index: int, node: Any, where: str) -> _Node:
         constants = {i: a for i, (a, t) in enumerate(zip(args, tensors))
                      if t is None and isinstance(a, (int, float, bool))}
         tensors = [t for t in tensors if t is not None]
-        training = kwargs.get("training") if isinstance(kwargs.get("training"), bool) else None
+        # A recorded ``training`` kwarg is not honoured: Keras 3 records the call signature's
+        # default (augmentation layers save ``training: true``), and its Functional.call
+        # overrides it with the model's own training flag whenever that is set
+        # (``functional.operation_fn``) — which a torch module always has (train() / eval()).
+        training = None
         # Tensors passed as kwargs (initial_state, mask tensors) become extra list inputs.
         extra = [convert(v) for k, v in kwargs.items() if k in ("initial_state", "constants")]
         extra = [e for e in extra if e is not None]
+        # Other call kwargs travel as in the Keras 2 form below (layers that set
+        # ``accepts_call_kwargs`` get them): a single tensor (MultiHeadAttention's value= / key= /
+        # attention_mask=) as an extra input after the positional ones, a literal
+        # (use_causal_mask=True, return_attention_scores=True) as itself. A call made with
+        # keyword arguments only (``mha(query=q, value=v)``) takes its first argument
+        # (``inputs`` / ``query`` / ``x``, else the first tensor kwarg) as the positional input.
+        kw_tensors: Dict[str, TensorKey] = {}
+        call_kwargs: Dict[str, Any] = {}
+        for key, value in kwargs.items():
+            if key in ("training", "mask", "initial_state", "constants", "name") or value is None:
+                continue
+            if _is_keras_tensor(value):
+                kw_tensors[key] = convert(value)
+            elif isinstance(value, (int, float, bool, str)):
+                call_kwargs[key] = value
+        if not tensors and kw_tensors:
+            first = next((k for k in ("inputs", "query", "x") if k in kw_tensors), next(iter(kw_tensors)))
+            tensors = [kw_tensors.pop(first)]
         if constants:
             return _Node(layer, index, tensors, training, as_list=True, constants=constants)
         if len(tensors) == 1 and not extra:
             inputs = tensors[0]
-            return _Node(layer, index, inputs if isinstance(inputs, list) else [inputs],
-                         training, as_list=isinstance(inputs, list))
-        flat: List[Any] = []
-        for t in tensors + extra:
-            flat.extend(t if isinstance(t, list) else [t])
-        return _Node(layer, index, flat, training, as_list=True)
+            flat = inputs if isinstance(inputs, list) else [inputs]
+            as_list = isinstance(inputs, list)
+        else:
+            flat = []
+            for t in tensors + extra:
+                flat.extend(t if isinstance(t, list) else [t])
+            as_list = True
+        positional = len(flat)
+        for key, ref in kw_tensors.items():
+            call_kwargs[key] = _InputRef(len(flat))
+            flat.append(ref)
+        return _Node(layer, index, flat, training, as_list=as_list, call_kwargs=call_kwargs,
+                     positional=positional if kw_tensors else None)
     if not isinstance(node, (list, tuple)):
         raise ModelJSONError(f"{where}: layer '{layer}' inbound node {index} is not a list: {node!r}")
     # Keras 2 / tfjs: a list of [layer, node_index, tensor_index, kwargs?]; a flattened single
@@ -466,7 +495,7 @@ class LayersModel(KerasLayer):
             arg_masks = fetch(node.inputs, value_masks)
             if node.positional is not None:  # kwarg tensors ride along after the positional ones
                 args, kw_args = args[:node.positional], args
-                arg_masks = arg_masks[:node.positional]
+                arg_masks, kw_masks = arg_masks[:node.positional], arg_masks
             x = args if node.as_list else args[0]
             m = arg_masks if node.as_list else arg_masks[0]
             extra: Dict[str, Any] = {}
@@ -474,6 +503,11 @@ class LayersModel(KerasLayer):
                 full = kw_args if node.positional is not None else args
                 extra["call_kwargs"] = {k: full[v.index] if isinstance(v, _InputRef) else v
                                         for k, v in node.call_kwargs.items()}
+                # Keras masks of kwarg tensors (MultiHeadAttention's value= / key= carry their
+                # Embedding masks) for layers that ask for them.
+                if getattr(layer, "accepts_call_kwarg_masks", False) and node.positional is not None:
+                    extra["call_kwarg_masks"] = {k: kw_masks[v.index] for k, v in node.call_kwargs.items()
+                                                 if isinstance(v, _InputRef)}
             if node.constants:  # put the literal arguments back in their positions
                 tensors = iter(args)
                 x = [node.constants[i] if i in node.constants else next(tensors)

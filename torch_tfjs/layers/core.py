@@ -1,5 +1,6 @@
 """Core layers (tfjs-layers ``core.ts`` + ``InputLayer``): InputLayer, Dense, Activation,
-Dropout, SpatialDropout1D, Flatten, Reshape, Permute, RepeatVector, Masking."""
+Dropout, SpatialDropout1D, Flatten, Reshape, Permute, RepeatVector, Masking; and Keras's
+Identity (which tfjs-layers lacks)."""
 
 from __future__ import annotations
 
@@ -175,3 +176,13 @@ class Masking(KerasLayer):
     def compute_mask(self, inputs: Tensors, mask: Any) -> torch.Tensor:
         assert isinstance(inputs, torch.Tensor)
         return self._keep(inputs).squeeze(-1)
+
+
+@register_layer("Identity")
+class Identity(KerasLayer):
+    """Keras ``Identity``: returns its input (a tensor or a list) and passes the mask through."""
+
+    supports_masking = True
+
+    def forward(self, inputs: Tensors, mask: Any = None, training: Optional[bool] = None) -> Tensors:
+        return inputs

@@ -19,6 +19,8 @@ FAMILIES = (
     "noise",
     "preprocessing",
     "ops",
+    "attention",
+    "augmentation",
 )
 
 for _family in FAMILIES:

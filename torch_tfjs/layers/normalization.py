@@ -1,4 +1,5 @@
-"""Normalization layers (tfjs-layers ``normalization.ts``): BatchNormalization, LayerNormalization.
+"""Normalization layers (tfjs-layers ``normalization.ts``): BatchNormalization, LayerNormalization;
+and Keras's GroupNormalization and UnitNormalization (which tfjs-layers lacks).
 
 BatchNormalization in training mode uses the batch statistics and updates the moving ones as
 Keras does: ``moving = moving * momentum + batch * (1 - momentum)`` with the *biased* batch
@@ -111,3 +112,63 @@ class LayerNormalization(KerasLayer):
         if self.beta is not None:
             y = y + self.beta.reshape(bshape)
         return y
+
+
+@register_layer("GroupNormalization")
+class GroupNormalization(KerasLayer):
+    """Keras ``GroupNormalization``: the ``axis`` channels split into ``groups`` (-1: one per
+    channel, i.e. instance normalization); mean and biased variance over each group and every
+    non-batch axis; then per-channel ``gamma`` / ``beta``."""
+
+    supports_masking = True
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        axes = _axes(spec)
+        if len(axes) != 1:
+            raise spec.error(f"only one channel axis is supported, got {axes}")
+        self.axis = axes[0]
+        self.groups = int(spec.config.get("groups", 32))
+        self.epsilon = float(spec.config.get("epsilon", 1e-3))
+        index = 0
+        self.gamma = self.beta = None
+        if spec.config.get("scale", True):
+            self.gamma = self.add_keras_weight("gamma", spec.weight("gamma", index))
+            index += 1
+        if spec.config.get("center", True):
+            self.beta = self.add_keras_weight("beta", spec.weight("beta", index))
+
+    def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        axis = self.axis % inputs.dim()
+        x = inputs.movedim(axis, -1)
+        channels = x.shape[-1]
+        groups = channels if self.groups == -1 else self.groups
+        if channels % groups:
+            raise ValueError(f"layer '{self.keras_name}': {channels} channels do not split into "
+                             f"{groups} groups")
+        grouped = x.reshape(*x.shape[:-1], groups, channels // groups)
+        dims = [d for d in range(1, grouped.dim()) if d != grouped.dim() - 2]
+        mean = grouped.mean(dim=dims, keepdim=True)
+        var = grouped.var(dim=dims, unbiased=False, keepdim=True)
+        y = ((grouped - mean) * torch.rsqrt(var + self.epsilon)).reshape(x.shape)
+        if self.gamma is not None:
+            y = y * self.gamma
+        if self.beta is not None:
+            y = y + self.beta
+        return y.movedim(-1, axis)
+
+
+@register_layer("UnitNormalization")
+class UnitNormalization(KerasLayer):
+    """Keras ``UnitNormalization``: ``x / sqrt(max(sum(x², axis), 1e-12))`` (``l2_normalize``)."""
+
+    supports_masking = True
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        self.axes = _axes(spec)
+
+    def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        x = inputs.to(torch.float32) if not inputs.is_floating_point() else inputs
+        square_sum = x.square().sum(dim=[a % x.dim() for a in self.axes], keepdim=True)
+        return x * torch.rsqrt(torch.clamp(square_sum, min=1e-12))

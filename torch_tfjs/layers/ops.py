@@ -147,6 +147,9 @@ _KERAS3_UNARY: Dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "Relu": torch.relu, "Relu6": _relu6, "Sigmoid": torch.sigmoid, "Tanh": torch.tanh,
     "Softplus": torch.nn.functional.softplus, "Silu": torch.nn.functional.silu,
     "HardSigmoid": _hard_sigmoid, "HardSilu": _hard_silu,
+    # keras.ops.convert_to_tensor on a tensor (Keras 3 saves it around propagated masks);
+    # its ``dtype`` is None in the files seen, so it is the identity.
+    "ConvertToTensor": lambda x: x,
 }
 
 
