@@ -15,7 +15,7 @@ import torch
 import torch_tfjs
 from torch_tfjs.errors import ExportError, WeightMismatchError
 from torch_tfjs.io import quantize_array, read_artifact
-from fixture_cases import FIXTURES, assert_matches
+from fixture_cases import FIXTURES
 
 REPO = Path(__file__).resolve().parents[2]
 LAYERS_CASES = ["models/models/mobilenet_like", "layers/recurrent/lstm_default",

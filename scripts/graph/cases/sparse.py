@@ -4,7 +4,6 @@ The fixture inputs are int32 (the generator's dtypes); ``fn`` casts them to the 
 kernels need, and the converter / tfjs treat int64 as int32 again.
 """
 
-import numpy as np
 import tensorflow as tf
 
 from casekit import weights

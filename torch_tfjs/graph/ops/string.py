@@ -25,7 +25,7 @@ Semantics follow the tfjs 4.22 CPU kernels (``StringNGrams_impl``, ``StringSplit
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, List, Sequence, Tuple
 
 import numpy as np
 import torch
