@@ -89,8 +89,8 @@ def tensor_layer_name(t) -> str:
     return t._keras_history[0].name
 
 
-def run_keras(model, inputs: List[np.ndarray]) -> List[np.ndarray]:
-    out = model(inputs if len(inputs) > 1 else inputs[0], training=False)
+def run_keras(model, inputs: List[np.ndarray], training: bool = False) -> List[np.ndarray]:
+    out = model(inputs if len(inputs) > 1 else inputs[0], training=training)
     outs = out if isinstance(out, (list, tuple)) else [out]
     return [np.asarray(o).astype(np.float32) for o in outs]
 
@@ -356,6 +356,51 @@ def keras2_augment():
     return _augment(tf_keras, "keras2_augment")
 
 
+def _augment_train(K, name, keras3):
+    """Degenerate factor ranges make the random geometric layers deterministic, so Keras in
+    training mode gives a reference: a fixed 45 degree turn, a fixed zoom and a fixed shift,
+    with every fill mode and both interpolations."""
+    inp = K.Input(shape=(9, 12, 3), name="image")
+    L = K.layers
+    outs = []
+    for mode in ("reflect", "wrap", "constant", "nearest"):
+        outs.append(L.RandomRotation((0.125, 0.125), fill_mode=mode, fill_value=-1.5,
+                                     name=f"rot_{mode}")(inp))
+    outs.append(L.RandomRotation((-0.3, -0.3), fill_mode="reflect", interpolation="nearest",
+                                 name="rot_nearest_interp")(inp))
+    outs.append(L.RandomRotation((0.3, 0.3), fill_mode="constant", interpolation="nearest",
+                                 fill_value=2.0, name="rot_nearest_constant")(inp))
+    for mode, interp in (("reflect", "bilinear"), ("wrap", "nearest"), ("constant", "bilinear"),
+                         ("nearest", "nearest")):
+        outs.append(L.RandomZoom(height_factor=(-0.3, -0.3), width_factor=(0.2, 0.2),
+                                 fill_mode=mode, interpolation=interp, fill_value=0.75,
+                                 name=f"zoom_{mode}_{interp}")(inp))
+    outs.append(L.RandomZoom((0.4, 0.4), fill_mode="reflect", name="zoom_keep_aspect")(inp))
+    for mode, interp in (("reflect", "nearest"), ("wrap", "bilinear"), ("constant", "nearest"),
+                         ("nearest", "bilinear")):
+        outs.append(L.RandomTranslation(height_factor=(0.25, 0.25), width_factor=(-0.1, -0.1),
+                                        fill_mode=mode, interpolation=interp, fill_value=-3.0,
+                                        name=f"shift_{mode}_{interp}")(inp))
+    if keras3:  # channels_first (Keras 2 supports channels_last only)
+        cf = L.Permute((3, 1, 2), name="to_channels_first")(inp)
+        outs.append(L.RandomRotation((0.125, 0.125), fill_mode="wrap", data_format="channels_first",
+                                     name="rot_channels_first")(cf))
+        outs.append(L.RandomZoom((-0.3, -0.3), (0.2, 0.2), fill_mode="reflect",
+                                 data_format="channels_first", name="zoom_channels_first")(cf))
+        outs.append(L.RandomTranslation((0.25, 0.25), (-0.1, -0.1), fill_mode="nearest",
+                                        data_format="channels_first",
+                                        name="shift_channels_first")(cf))
+    return K.Model(inp, outs, name=name)
+
+
+def keras2_augment_train():
+    return _augment_train(tf_keras, "keras2_augment_train", False)
+
+
+def keras3_augment_train():
+    return _augment_train(keras, "keras3_augment_train", True)
+
+
 def keras3_augment():
     return _augment(keras, "keras3_augment")
 
@@ -456,8 +501,9 @@ CaseFn = Callable[[], object]
 class Spec:
     def __init__(self, name: str, build: CaseFn, inputs: Callable, covers: List[str],
                  description: str, keras3: bool = False, quantize: Optional[str] = None,
-                 split: bool = False, seed_name: Optional[str] = None):
+                 split: bool = False, seed_name: Optional[str] = None, training: bool = False):
         self.name, self.build, self.inputs, self.covers = name, build, inputs, covers
+        self.training = training  # reference = model(x, training=True); case.json "training": true
         self.description, self.keras3, self.quantize, self.split = description, keras3, quantize, split
         self.seed_name = seed_name or name
 
@@ -568,6 +614,18 @@ SPECS += [
           "RandomContrast", "RandomBrightness", "RandomCrop", "Conv2D", "GlobalAveragePooling2D", "Dense"],
          "Keras 3 augmentation layers in front of a small CNN, inference mode (.keras converter path)",
          keras3=True),
+    Spec("keras2_augment_train", keras2_augment_train, lambda rng: [
+             rng.uniform(0.0, 10.0, size=(2, 9, 12, 3)).astype(np.float32)],
+         ["InputLayer", "RandomRotation", "RandomZoom", "RandomTranslation"],
+         "Keras 2 RandomRotation / RandomZoom / RandomTranslation in TRAINING mode with degenerate "
+         "factor ranges (deterministic): 45 degree turn with each fill_mode, zoom (-0.3, 0.2), "
+         "shift (0.25, -0.1), bilinear and nearest interpolation, fill_value",
+         training=True),
+    Spec("keras3_augment_train", keras3_augment_train, lambda rng: [
+             rng.uniform(0.0, 10.0, size=(2, 9, 12, 3)).astype(np.float32)],
+         ["InputLayer", "RandomRotation", "RandomZoom", "RandomTranslation", "Permute"],
+         "Keras 3 version of keras2_augment_train, plus channels_first branches (.keras converter "
+         "path)", keras3=True, training=True),
 ]
 
 QUANT_SHARD_BYTES = 1024
@@ -605,7 +663,10 @@ def make(spec: Spec) -> None:
         reference = f"Keras {keras_ver} predict with the weights dequantized as tfjs does"
     else:
         reference = f"Keras {keras_ver} predict"
-    outputs = run_keras(model, inputs)
+    if spec.training:
+        reference = f"Keras {keras_ver} model(x, training=True)"
+        meta_extra["training"] = True
+    outputs = run_keras(model, inputs, training=spec.training)
 
     input_names = [tensor_layer_name(t) for t in model.inputs]
     output_names = [tensor_layer_name(t) for t in model.outputs]

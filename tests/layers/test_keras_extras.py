@@ -11,7 +11,6 @@ import pytest
 import torch
 
 import torch_tfjs
-from torch_tfjs.errors import LayerConfigError
 
 KERAS = Path(__file__).resolve().parents[1] / "fixtures" / "keras"
 
@@ -48,18 +47,73 @@ def test_random_flip_training_flips_each_image(fixture):
 
 @pytest.mark.parametrize("fixture", ["keras2_augment", "keras3_augment"])
 @pytest.mark.parametrize("layer", ["rotate", "zoom", "translate"])
-def test_geometric_augmentation_raises_in_training(fixture, layer):
+def test_geometric_augmentation_training_draws_per_image_and_seed(fixture, layer):
+    # rotate: factor 0.2, zoom: 0.2, translate: (0.1, 0.1) — non-degenerate ranges
     module = load(fixture).get_layer(layer)
-    x = images(n=2)
+    x = images(n=1).expand(4, -1, -1, -1).contiguous()  # four copies of one image
     assert torch.equal(module(x, training=False), x)
-    with pytest.raises(LayerConfigError, match="training-time augmentation is not implemented"):
-        module(x, training=True)
+    torch.manual_seed(7)
+    y = module(x, training=True)
+    torch.manual_seed(7)
+    assert torch.equal(module(x, training=True), y), "not reproducible with torch.manual_seed"
+    torch.manual_seed(8)
+    assert not torch.equal(module(x, training=True), y), "another seed gave the same output"
+    assert y.shape == x.shape and y.dtype == torch.float32
+    assert not torch.equal(y[0], y[1]) and not torch.equal(y[1], y[2]), "one draw for the batch"
+    # reflect fill + bilinear: values stay within the input's range
+    assert float(y.min()) >= float(x.min()) - 1e-3 and float(y.max()) <= float(x.max()) + 1e-3
 
 
-def test_model_train_mode_reports_unimplemented_augmentation():
-    model = load("keras2_augment").train()
-    with pytest.raises(LayerConfigError, match="RandomRotation"):
-        model(images(n=2))
+@pytest.mark.parametrize("fixture", ["keras2_augment", "keras3_augment"])
+def test_geometric_draws_stay_in_factor_ranges(fixture):
+    model = load(fixture)
+    torch.manual_seed(0)
+    n, h, w = 2000, 12, 12
+    rot = model.get_layer("rotate")._transforms(n, h, w, torch.device("cpu"))
+    angle = torch.atan2(rot[:, 3], rot[:, 0])  # factor 0.2 turn: |angle| <= 0.4 pi
+    assert 0.35 * torch.pi < float(angle.abs().max()) <= 0.4 * torch.pi + 1e-5
+    assert float(angle.min()) < 0 < float(angle.max())
+    # zoom: height_factor 0.2, width_factor None
+    zoom = model.get_layer("zoom")._transforms(n, h, w, torch.device("cpu"))
+    assert torch.equal(zoom[:, 0], zoom[:, 4]), "width_factor None keeps the aspect ratio"
+    assert float(zoom[:, 0].min()) >= 0.8 - 1e-6 and float(zoom[:, 0].max()) <= 1.2 + 1e-6
+    assert float(zoom[:, 0].min()) < 0.85 and float(zoom[:, 0].max()) > 1.15
+    shift = model.get_layer("translate")._transforms(n, h, w, torch.device("cpu"))  # (0.1, 0.1)
+    dx, dy = -shift[:, 2], -shift[:, 5]
+    for d in (dx, dy):
+        assert float(d.abs().max()) <= 0.1 * 12 + 1e-5
+        assert float(d.min()) < -1.0 and float(d.max()) > 1.0
+    assert not torch.equal(dx, dy), "height and width shifts are separate draws"
+
+
+@pytest.mark.parametrize("fixture", ["keras2_augment", "keras3_augment"])
+@pytest.mark.parametrize("layer", ["rotate", "zoom", "translate"])
+def test_geometric_augmentation_gradients_reach_input(fixture, layer):
+    module = load(fixture).get_layer(layer)
+    x = images(n=3).requires_grad_(True)
+    torch.manual_seed(3)
+    module(x, training=True).square().sum().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0.0
+
+
+@pytest.mark.parametrize("fixture", ["keras2_augment_train", "keras3_augment_train"])
+def test_geometric_augmentation_unbatched_matches_batched(fixture):
+    model = load(fixture)  # degenerate ranges: deterministic transforms
+    x = images(n=2)[:, :9]
+    for name in ("rot_wrap", "zoom_reflect_bilinear", "shift_nearest_bilinear"):
+        layer = model.get_layer(name)
+        batched = layer(x, training=True)
+        assert torch.equal(layer(x[1], training=True), batched[1])
+
+
+@pytest.mark.parametrize("fixture", ["keras2_augment", "keras3_augment"])
+def test_model_trains_through_augmentation(fixture):
+    model = load(fixture).train()
+    x = images(n=2).requires_grad_(True)
+    torch.manual_seed(0)
+    model(x).sum().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0.0
+    assert model.get_layer("conv").kernel.grad is not None
 
 
 @pytest.mark.parametrize("fixture", ["keras2_augment", "keras3_augment"])
