@@ -195,6 +195,28 @@ def keras3_ops():
     return K.Model(inp, out, name="keras3_ops")
 
 
+def _masked_concat(K, name):
+    """Two masked token streams concatenated on the features into an LSTM: the step mask is
+    the AND of the inputs' masks in Keras 2 and their OR in Keras 3 (saved as op layers)."""
+    a = K.Input(shape=(6,), dtype="int32", name="a")
+    b = K.Input(shape=(6,), dtype="int32", name="b")
+    ea = K.layers.Embedding(10, 4, mask_zero=True, name="ea")(a)
+    eb = K.layers.Embedding(10, 4, mask_zero=True, name="eb")(b)
+    h = K.layers.Concatenate(axis=-1, name="cat")([ea, eb])
+    h = K.layers.LSTM(5, name="lstm")(h)
+    return K.Model([a, b], K.layers.Dense(2, name="o")(h), name=name)
+
+
+def masked_token_pairs(rng):
+    xa = rng.integers(1, 10, size=(3, 6)).astype(np.int32)
+    xb = rng.integers(1, 10, size=(3, 6)).astype(np.int32)
+    xa[0, 4:] = 0
+    xa[1, 2:] = 0
+    xb[0, 3:] = 0
+    xb[2, 5:] = 0
+    return [xa, xb]
+
+
 def keras3_cnn():
     K = keras
     inp = K.Input(shape=(16, 16, 3), name="image")
@@ -537,6 +559,14 @@ SPECS = [
          ["InputLayer", "Dense", "Add", "Multiply", "Subtract", "TrueDivide", "Relu6", "Maximum", "Exp",
           "Concatenate", "Mean"],
          "Keras 3 functional with keras.ops / operator calls saved as op layers (.keras converter path)",
+         keras3=True),
+    Spec("keras2_masked_concat", lambda: _masked_concat(tf_keras, "keras2_masked_concat"), masked_token_pairs,
+         ["InputLayer", "Embedding", "Concatenate", "LSTM", "Dense"],
+         "Keras 2: two Embedding(mask_zero) streams concatenated into an LSTM (step mask = AND)"),
+    Spec("keras3_masked_concat", lambda: _masked_concat(keras, "keras3_masked_concat"), masked_token_pairs,
+         ["InputLayer", "Embedding", "Concatenate", "LSTM", "Dense", "NotEqual", "ExpandDims", "ZerosLike",
+          "LogicalOr", "Any"],
+         "Keras 3: the same; the mask merge is saved as op layers and keeps a step if any input does",
          keras3=True),
     Spec("keras3_cnn", keras3_cnn, image_inputs, CNN_COVERS,
          "Keras 3 functional CNN (.keras via keras_keras converter path): " + CNN_DESC, keras3=True),

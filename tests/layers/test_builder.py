@@ -270,6 +270,12 @@ def _keras3_tensor(layer: str) -> Dict[str, Any]:
     ("Max", {"axis": 1, "keepdims": True}, ["T"], lambda x: x.amax(1, keepdim=True)),
     ("Min", {"axis": None, "keepdims": False}, ["T"], lambda x: x.amin()),
     ("Subtract", {}, [10.0, "T"], lambda x: 10.0 - x),
+    ("ExpandDims", {"axis": -1}, ["T"], lambda x: x.unsqueeze(-1)),
+    ("Squeeze", {"axis": None}, ["T"], lambda x: x),
+    ("ZerosLike", {"dtype": "bool"}, ["T"], lambda x: torch.zeros_like(x, dtype=torch.bool)),
+    ("OnesLike", {}, ["T"], torch.ones_like),
+    ("Any", {"axis": -1, "keepdims": True}, ["T"], lambda x: torch.ones(2, 1, dtype=torch.bool)),
+    ("LogicalOr", {}, ["T", False], lambda x: torch.ones_like(x, dtype=torch.bool)),
 ])
 def test_keras3_op_layers(tmp_path, op, config, args, expected):
     """Keras 3 saves keras.ops calls as layers with literal arguments in place."""

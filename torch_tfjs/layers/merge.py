@@ -8,6 +8,7 @@ from typing import Any, List, Optional, Sequence
 
 import torch
 
+from ..activations import is_keras3
 from .base import KerasLayer, LayerSpec, Tensors
 from .registry import register_layer
 
@@ -96,6 +97,9 @@ class Concatenate(_Merge):
         self.axis = int(spec.config.get("axis", -1))
         if self.axis < 0 and _made_by_tfjs(spec):
             self.axis = -1
+        # Concatenating on the feature axis keeps a step when every input keeps it (tfjs, Keras 2:
+        # ``all``) — or when any input does (Keras 3: ``any``).
+        self.combine_masks = torch.logical_or if is_keras3(spec.generated_by) else torch.logical_and
 
     def forward(self, inputs: Sequence[torch.Tensor], mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
         return torch.cat(self._check(inputs), dim=self.axis)
@@ -108,8 +112,8 @@ class Concatenate(_Merge):
                                                     device=x.device) for m, x in zip(mask, xs)]
         rank = xs[0].dim()
         axis = self.axis % rank
-        if axis == rank - 1:  # feature axis: a step is kept if kept in every input
-            return reduce(torch.logical_and, full)
+        if axis == rank - 1:  # feature axis: steps combine as the producing Keras does
+            return reduce(self.combine_masks, full)
         return torch.cat(full, dim=axis)
 
 

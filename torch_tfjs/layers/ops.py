@@ -24,6 +24,7 @@ from .registry import register_layer
 _BINARY: Dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "NotEqual": torch.ne, "Equal": torch.eq, "Greater": torch.gt, "GreaterEqual": torch.ge,
     "Less": torch.lt, "LessEqual": torch.le,
+    "LogicalAnd": torch.logical_and, "LogicalOr": torch.logical_or,  # Keras 3 mask merging
 }
 
 
@@ -201,6 +202,7 @@ class Keras3BinaryOp(KerasLayer):
 
 _KERAS3_REDUCTIONS: Dict[str, Callable[..., torch.Tensor]] = {
     "Mean": torch.mean, "Sum": torch.sum, "Max": torch.amax, "Min": torch.amin,
+    "Any": torch.any, "All": torch.all,
 }
 
 
@@ -220,4 +222,52 @@ class Keras3Reduction(KerasLayer):
         if self.axis is None:
             out = self.fn(x)
             return out.reshape([1] * x.dim()) if self.keepdims else out
+        if self.fn in (torch.any, torch.all):  # one axis at a time (no tuple dims there)
+            for axis in sorted((a % x.dim() for a in self.axis), reverse=True):
+                x = self.fn(x, dim=axis, keepdim=self.keepdims)
+            return x
         return self.fn(x, dim=self.axis, keepdim=self.keepdims)
+
+
+_KERAS3_DTYPES = {"bool": torch.bool, "float32": torch.float32, "int32": torch.int32, "int64": torch.int64,
+                  "float16": torch.float16, "float64": torch.float64}
+
+
+@register_layer("ZerosLike", "OnesLike")
+class Keras3FillLike(KerasLayer):
+    """``keras.ops.zeros_like(x, dtype)`` / ``ones_like``: Keras 3 builds masks with them."""
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        self.value = 0 if spec.class_name == "ZerosLike" else 1
+        dtype = spec.config.get("dtype")
+        self.dtype = _KERAS3_DTYPES.get(dtype) if isinstance(dtype, str) else None
+
+    def forward(self, inputs: Any, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        x = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+        return torch.full_like(x, self.value, dtype=self.dtype or x.dtype)
+
+
+@register_layer("ExpandDims", "Squeeze")
+class Keras3ExpandSqueeze(KerasLayer):
+    """``keras.ops.expand_dims(x, axis)`` / ``squeeze(x, axis)``."""
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        self.expand = spec.class_name == "ExpandDims"
+        axis = spec.config.get("axis")
+        self.axes = None if axis is None else ([int(a) for a in axis] if isinstance(axis, (list, tuple)) else [int(axis)])
+        if self.expand and not self.axes:
+            raise spec.error("ExpandDims needs an axis")
+
+    def forward(self, inputs: Any, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        x = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+        if self.expand:
+            for axis in sorted(self.axes):  # type: ignore[arg-type]
+                x = x.unsqueeze(axis if axis >= 0 else axis + x.dim() + 1)
+            return x
+        if self.axes is None:
+            return x.squeeze()
+        for axis in sorted((a % x.dim() for a in self.axes), reverse=True):
+            x = x.squeeze(axis)
+        return x
