@@ -292,3 +292,12 @@ def test_multinomial(tmp_path):
     assert first.shape == (2, 400) and first.dtype == torch.int32
     assert set(first[0].tolist()) == {1, 2} and set(first[1].tolist()) == {0}
     assert not torch.equal(first, second)
+
+
+def test_random_ops_follow_the_model_device(tmp_path):
+    """Random draws have no tensor input to take a device from: they follow model.to(device)
+    through the model's device_anchor buffer (checked with the meta device; CUDA alike)."""
+    from single_op import single_op_model
+    model, _ = single_op_model(tmp_path, "RandomUniform", [(SHAPE, True)], {"dtype": "DT_FLOAT"})
+    out = model.to("meta")()
+    assert out.device.type == "meta" and out.shape == (200, 50)

@@ -190,6 +190,12 @@ class GraphImporter:
             scope.attrs[target] = scope.graph.get_attr(target)
         return scope.attrs[target]
 
+    def device_anchor(self) -> fx.Node:
+        """The model's 0-d ``device_anchor`` buffer (see :meth:`OpNode.device_anchor`)."""
+        if not hasattr(self.root, "device_anchor"):
+            self.root.register_buffer("device_anchor", torch.zeros(()))
+        return self._get_attr("device_anchor")
+
     # --- constants -----------------------------------------------------------------------------
     def const(self, node: NodeDef) -> Value:
         """A Const node: float → trainable parameter; others → static value."""

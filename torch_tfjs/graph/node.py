@@ -259,6 +259,11 @@ class OpNode:
         random ops, whose result must differ per run)."""
         return self.importer.emit_call(self, fn, args, kwargs, fold=fold)
 
+    def device_anchor(self) -> Value:
+        """A 0-d buffer of the model: ops that create tensors from nothing but a shape (random
+        draws) read its ``device`` so they follow ``model.to(device)``."""
+        return self.importer.device_anchor()
+
     def outputs(self, value: Value, n: int) -> List[Value]:
         """Split a value holding a tuple of ``n`` results into ``n`` values."""
         return self.importer.split(value, n)

@@ -107,16 +107,19 @@ def one_hot_op(node: OpNode) -> Value:
 
 # --- random ops (never folded) ------------------------------------------------------------------
 
-def random_normal(shape: Shape, dtype: torch.dtype) -> torch.Tensor:
-    return torch.randn(_dims(shape), dtype=dtype)
+# ``anchor``: a 0-d buffer of the model (``OpNode.device_anchor``), so draws land on the device the
+# model was moved to even when no input tensor says which one.
+
+def random_normal(shape: Shape, dtype: torch.dtype, anchor: torch.Tensor) -> torch.Tensor:
+    return torch.randn(_dims(shape), dtype=dtype, device=anchor.device)
 
 
-def random_uniform(shape: Shape, dtype: torch.dtype) -> torch.Tensor:
-    return torch.rand(_dims(shape), dtype=dtype)  # [0, 1)
+def random_uniform(shape: Shape, dtype: torch.dtype, anchor: torch.Tensor) -> torch.Tensor:
+    return torch.rand(_dims(shape), dtype=dtype, device=anchor.device)  # [0, 1)
 
 
-def truncated_normal(shape: Shape, dtype: torch.dtype) -> torch.Tensor:
-    out = torch.empty(_dims(shape), dtype=dtype)
+def truncated_normal(shape: Shape, dtype: torch.dtype, anchor: torch.Tensor) -> torch.Tensor:
+    out = torch.empty(_dims(shape), dtype=dtype, device=anchor.device)
     return torch.nn.init.trunc_normal_(out, mean=0.0, std=1.0, a=-2.0, b=2.0)
 
 
@@ -124,18 +127,20 @@ def truncated_normal(shape: Shape, dtype: torch.dtype) -> torch.Tensor:
 def random_float_op(node: OpNode) -> Value:
     fn = {"RandomStandardNormal": random_normal, "RandomUniform": random_uniform,
           "TruncatedNormal": truncated_normal}[node.op]
-    return node.call(fn, _shape_arg(node, 0), node.attr_dtype("dtype"), fold=False)
+    return node.call(fn, _shape_arg(node, 0), node.attr_dtype("dtype"), node.device_anchor(), fold=False)
 
 
-def random_uniform_int(shape: Shape, minval: torch.Tensor, maxval: torch.Tensor) -> torch.Tensor:
+def random_uniform_int(shape: Shape, minval: torch.Tensor, maxval: torch.Tensor,
+                       anchor: torch.Tensor) -> torch.Tensor:
     """Integers in [minval, maxval), in minval's dtype."""
     return torch.randint(int(_scalar(minval)), int(_scalar(maxval)), _dims(shape),
-                         dtype=minval.dtype, device=minval.device)
+                         dtype=minval.dtype, device=anchor.device)
 
 
 @register_op("RandomUniformInt")
 def random_uniform_int_op(node: OpNode) -> Value:
-    return node.call(random_uniform_int, _shape_arg(node, 0), node.input(1), node.input(2), fold=False)
+    return node.call(random_uniform_int, _shape_arg(node, 0), node.input(1), node.input(2),
+                     node.device_anchor(), fold=False)
 
 
 def multinomial(logits: torch.Tensor, num_samples: Union[int, torch.Tensor],
