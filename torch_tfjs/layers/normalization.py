@@ -24,6 +24,20 @@ def _axes(spec: LayerSpec, default: Any = -1) -> List[int]:
     return [int(a) for a in axis] if isinstance(axis, (list, tuple)) else [int(axis)]
 
 
+def _add_scale_and_center(layer: KerasLayer, spec: LayerSpec) -> int:
+    """The optional ``gamma`` (``scale``) and ``beta`` (``center``) weights, in Keras creation
+    order, as ``layer.gamma`` / ``layer.beta`` (None when absent); returns how many there are."""
+    index = 0
+    layer.gamma = layer.beta = None
+    if spec.config.get("scale", True):
+        layer.gamma = layer.add_keras_weight("gamma", spec.weight("gamma", index))
+        index += 1
+    if spec.config.get("center", True):
+        layer.beta = layer.add_keras_weight("beta", spec.weight("beta", index))
+        index += 1
+    return index
+
+
 @register_layer("BatchNormalization", "BatchNormalizationV1", "BatchNormalizationV2")
 class BatchNormalization(KerasLayer):
     supports_masking = True
@@ -36,14 +50,7 @@ class BatchNormalization(KerasLayer):
         self.axis = axes[0]
         self.momentum = float(spec.config.get("momentum", 0.99))
         self.epsilon = float(spec.config.get("epsilon", 1e-3))
-        index = 0
-        self.gamma = self.beta = None
-        if spec.config.get("scale", True):
-            self.gamma = self.add_keras_weight("gamma", spec.weight("gamma", index))
-            index += 1
-        if spec.config.get("center", True):
-            self.beta = self.add_keras_weight("beta", spec.weight("beta", index))
-            index += 1
+        index = _add_scale_and_center(self, spec)
         self.add_keras_weight("moving_mean", spec.weight("moving_mean", index), trainable=False)
         self.add_keras_weight("moving_variance", spec.weight("moving_variance", index + 1), trainable=False)
 
@@ -88,13 +95,7 @@ class LayerNormalization(KerasLayer):
         super().__init__(spec)
         self.axes = _axes(spec)
         self.epsilon = float(spec.config.get("epsilon", 1e-3))
-        index = 0
-        self.gamma = self.beta = None
-        if spec.config.get("scale", True):
-            self.gamma = self.add_keras_weight("gamma", spec.weight("gamma", index))
-            index += 1
-        if spec.config.get("center", True):
-            self.beta = self.add_keras_weight("beta", spec.weight("beta", index))
+        _add_scale_and_center(self, spec)
 
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
         rank = inputs.dim()
@@ -130,13 +131,7 @@ class GroupNormalization(KerasLayer):
         self.axis = axes[0]
         self.groups = int(spec.config.get("groups", 32))
         self.epsilon = float(spec.config.get("epsilon", 1e-3))
-        index = 0
-        self.gamma = self.beta = None
-        if spec.config.get("scale", True):
-            self.gamma = self.add_keras_weight("gamma", spec.weight("gamma", index))
-            index += 1
-        if spec.config.get("center", True):
-            self.beta = self.add_keras_weight("beta", spec.weight("beta", index))
+        _add_scale_and_center(self, spec)
 
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
         axis = self.axis % inputs.dim()
