@@ -180,21 +180,32 @@ export async function saveArtifacts(model, dir, { shardBytes = 0, includeOptimiz
   return { artifacts: saved, data };
 }
 
-export async function loadSaved(dir) {
+// A tfjs IOHandler reading a saved folder (model.json + every shard of its manifest, in
+// order), with every model.json field tfjs understands. Returns {json, handler}.
+export function folderHandler(dir) {
   const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
-  const data = Buffer.concat(json.weightsManifest.flatMap((g) => g.paths).map((p) => fs.readFileSync(path.join(dir, p))));
+  const groups = json.weightsManifest ?? [];
+  const data = Buffer.concat(groups.flatMap((g) => g.paths).map((p) => fs.readFileSync(path.join(dir, p))));
   const handler = {
     load: async () => ({
       modelTopology: json.modelTopology,
-      weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
+      weightSpecs: groups.flatMap((g) => g.weights),
       weightData: data.buffer.slice(data.byteOffset, data.byteOffset + data.length),
       format: json.format,
       generatedBy: json.generatedBy,
       convertedBy: json.convertedBy,
       trainingConfig: json.trainingConfig,
+      signature: json.signature,
+      userDefinedMetadata: json.userDefinedMetadata,
+      modelInitializer: json.modelInitializer,
+      initializerSignature: json.initializerSignature,
     }),
   };
-  return tf.loadLayersModel(handler);
+  return { json, handler };
+}
+
+export async function loadSaved(dir) {
+  return tf.loadLayersModel(folderHandler(dir).handler);
 }
 
 // --- cases --------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { readNpy, tf, writeNpy } from './lib.mjs';
+import { folderHandler, readNpy, tf, writeNpy } from './lib.mjs';
 
 const dir = process.argv[2];
 if (!dir) {
@@ -21,23 +21,7 @@ if (!dir) {
 }
 await tf.setBackend('cpu');
 
-const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
-const groups = json.weightsManifest ?? [];
-const data = Buffer.concat(groups.flatMap((g) => g.paths).map((p) => fs.readFileSync(path.join(dir, p))));
-const handler = {
-  load: async () => ({
-    modelTopology: json.modelTopology,
-    weightSpecs: groups.flatMap((g) => g.weights),
-    weightData: data.buffer.slice(data.byteOffset, data.byteOffset + data.length),
-    format: json.format,
-    generatedBy: json.generatedBy,
-    convertedBy: json.convertedBy,
-    signature: json.signature,
-    userDefinedMetadata: json.userDefinedMetadata,
-    modelInitializer: json.modelInitializer,
-    initializerSignature: json.initializerSignature,
-  }),
-};
+const { json, handler } = folderHandler(dir);
 const model = await tf.loadGraphModel(handler);
 
 const signature = json.signature ?? {};
