@@ -104,3 +104,23 @@ def assert_matches(actual: Any, expected: np.ndarray, tolerance: float, what: st
     scale = max(1.0, float(np.max(np.abs(exp64[finite]))))
     assert err <= tolerance * scale, f"{what}: max|d| = {err:.3g} > {tolerance:g} * {scale:.3g}"
     return err
+
+
+def check_layers_case(case: Case) -> None:
+    """Load a LayersModel case, run it (train mode for ``"training"`` cases) and compare every
+    output with the stored reference."""
+    import torch
+
+    import torch_tfjs
+
+    model = torch_tfjs.load_layers_model(case.path)
+    if case.meta.get("training"):
+        model.train()
+    inputs = [torch.from_numpy(x) for x in case.inputs()]
+    with torch.no_grad():
+        out = model(*inputs)
+    outs = out if isinstance(out, list) else [out]
+    expected = case.outputs()
+    assert len(outs) == len(expected), f"{len(outs)} outputs, reference has {len(expected)}"
+    for i, (a, e) in enumerate(zip(outs, expected)):
+        assert_matches(a, e, case.tolerance, f"{case.id} output {i}")

@@ -4,17 +4,13 @@ The converted model reproduces Keras's own outputs (scripts/keras/make_keras_fix
 quantized cases the reference is Keras run with the weights dequantized as tfjs does, and
 ``expected_weights.npz`` holds those weights: the reader must decode them bit-exactly.
 
-A case whose layer classes are not all supported yet is skipped with the missing classes named
-(SUPPORT.md tracks them); every supported case must match.
+Every case must load and match.
 """
 
 import numpy as np
 import pytest
-import torch
 
-import torch_tfjs
-from fixture_cases import assert_matches, params
-from torch_tfjs.errors import UnsupportedLayerError
+from fixture_cases import check_layers_case, params
 from torch_tfjs.io import read_artifact
 
 CASES = params("keras")
@@ -23,20 +19,7 @@ QUANTIZED = [p for p in CASES if (p.values[0].path / "expected_weights.npz").exi
 
 @pytest.mark.parametrize("case", CASES)
 def test_matches_keras(case):
-    try:
-        model = torch_tfjs.load_layers_model(case.path)
-    except UnsupportedLayerError as exc:
-        pytest.skip(f"not supported yet: {', '.join(sorted(exc.missing))}")
-    if case.meta.get("training"):
-        model.train()
-    inputs = [torch.from_numpy(x) for x in case.inputs()]
-    with torch.no_grad():
-        out = model(*inputs)
-    outs = out if isinstance(out, list) else [out]
-    expected = case.outputs()
-    assert len(outs) == len(expected), f"{len(outs)} outputs, reference has {len(expected)}"
-    for i, (a, e) in enumerate(zip(outs, expected)):
-        assert_matches(a, e, case.tolerance, f"{case.id} output {i}")
+    check_layers_case(case)
 
 
 @pytest.mark.parametrize("case", QUANTIZED)
