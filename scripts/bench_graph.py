@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Tuple
 
 SCRIPTS = Path(__file__).resolve().parent
 TF_PYTHON = SCRIPTS / ".tfenv" / "bin" / "python"
@@ -57,7 +58,9 @@ def make_model(out_dir: str) -> None:
     print(json.dumps({"params": params}))
 
 
-def time_torch(fn, x, runs: int) -> float:
+def time_torch(fn, x, runs: int) -> Tuple[float, float]:
+    """(median, best) milliseconds of ``fn(x)`` over ``runs`` calls after one warm-up call
+    (which also compiles a ``torch.compile``d model). Shared with bench_layers.py."""
     import torch
 
     with torch.no_grad():

@@ -12,28 +12,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
 import torch_tfjs
+from bench_graph import time_torch  # same timing rules for both benchmarks
 
 SCRIPTS = Path(__file__).resolve().parent
-
-
-def time_torch(fn, x, runs: int) -> float:
-    with torch.no_grad():
-        fn(x)  # warm-up (and compilation)
-        times = []
-        for _ in range(runs):
-            start = time.perf_counter()
-            fn(x)
-            times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -50,9 +38,9 @@ def main() -> None:
         tfjs = json.loads(line)
         model = torch_tfjs.load_layers_model(tmp).eval()
     x = torch.randn(1, 224, 224, 3)
-    results = {"tfjs": tfjs["median_ms"], "torch_tfjs eager": time_torch(model, x, args.runs)}
+    results = {"tfjs": tfjs["median_ms"], "torch_tfjs eager": time_torch(model, x, args.runs)[0]}
     if args.compile:
-        results["torch_tfjs compiled"] = time_torch(torch.compile(model), x, args.runs)
+        results["torch_tfjs compiled"] = time_torch(torch.compile(model), x, args.runs)[0]
     print(f"MobileNet-v1 1.0/224 ({tfjs['params']:,} params), batch 1, CPU, "
           f"median of {args.runs}; torch {torch.__version__}, {torch.get_num_threads()} threads")
     for name, ms in results.items():
