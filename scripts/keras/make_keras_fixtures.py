@@ -98,8 +98,8 @@ def run_keras(model, inputs: List[np.ndarray], training: bool = False) -> List[n
 # ----------------------------------------------------------------------------------- models
 
 
-def keras2_cnn():
-    K = tf_keras
+def _cnn(K, name):
+    """The CNN both Keras versions build (CNN_DESC)."""
     inp = K.Input(shape=(16, 16, 3), name="image")
     x = K.layers.Conv2D(16, 3, padding="same", activation="relu", name="conv_in")(inp)
     x = K.layers.BatchNormalization(name="bn")(x)
@@ -109,7 +109,11 @@ def keras2_cnn():
     y = K.layers.Add(name="add")([d, s])
     y = K.layers.GlobalAveragePooling2D(name="gap")(y)
     out = K.layers.Dense(4, activation="softmax", name="probs")(y)
-    return K.Model(inp, out, name="keras2_cnn")
+    return K.Model(inp, out, name=name)
+
+
+def keras2_cnn():
+    return _cnn(tf_keras, "keras2_cnn")
 
 
 def keras2_text():
@@ -218,17 +222,7 @@ def masked_token_pairs(rng):
 
 
 def keras3_cnn():
-    K = keras
-    inp = K.Input(shape=(16, 16, 3), name="image")
-    x = K.layers.Conv2D(16, 3, padding="same", activation="relu", name="conv_in")(inp)
-    x = K.layers.BatchNormalization(name="bn")(x)
-    d = K.layers.DepthwiseConv2D(3, padding="same", name="dw")(x)
-    d = K.layers.Conv2D(16, 3, strides=2, padding="same", name="conv_s2")(d)
-    s = K.layers.Conv2D(16, 1, strides=2, name="shortcut")(x)
-    y = K.layers.Add(name="add")([d, s])
-    y = K.layers.GlobalAveragePooling2D(name="gap")(y)
-    out = K.layers.Dense(4, activation="softmax", name="probs")(y)
-    return K.Model(inp, out, name="keras3_cnn")
+    return _cnn(keras, "keras3_cnn")
 
 
 def keras3_lstm():
