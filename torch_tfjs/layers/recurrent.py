@@ -292,6 +292,16 @@ def run_recurrence(cell: RecurrentCell, x: torch.Tensor, states: States, mask: O
     return outputs, states
 
 
+def split_rnn_call(inputs: Tensors, mask: Any) -> Tuple[torch.Tensor, States, Any]:
+    """(sequence, initial states, its mask): a recurrent layer is called on the sequence alone
+    or on ``[sequence, *initial_state]``, and gets the sequence's mask first in a list."""
+    if isinstance(inputs, (list, tuple)):
+        x, initial = inputs[0], list(inputs[1:])
+    else:
+        x, initial = inputs, []
+    return x, initial, mask[0] if isinstance(mask, (list, tuple)) else mask
+
+
 class RNN(KerasLayer):
     """Runs a cell over time: Keras ``RNN`` (config ``cell``) and the SimpleRNN/GRU/LSTM/
     ConvLSTM2D layers (whose config is the cell's)."""
@@ -326,12 +336,7 @@ class RNN(KerasLayer):
     supports_masking = True
 
     def forward(self, inputs: Tensors, mask: Any = None, training: Optional[bool] = None) -> Tensors:
-        if isinstance(inputs, (list, tuple)):
-            x, initial = inputs[0], list(inputs[1:])
-        else:
-            x, initial = inputs, []
-        if isinstance(mask, (list, tuple)):
-            mask = mask[0]
+        x, initial, mask = split_rnn_call(inputs, mask)
         convolutional = isinstance(self.cell, ConvLSTM2DCell)
         if convolutional:  # states run channels-first inside the loop
             initial = [to_channels_first(s) for s in initial]

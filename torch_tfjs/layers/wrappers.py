@@ -7,7 +7,7 @@ from typing import Any, List, Optional
 import torch
 
 from .base import KerasLayer, LayerSpec, Tensors, WeightScope
-from .recurrent import RNN
+from .recurrent import RNN, split_rnn_call
 from .registry import register_layer
 
 
@@ -87,12 +87,7 @@ class Bidirectional(KerasLayer):
         raise spec.error(f"no weights under '{name}/' (weights: {', '.join(spec.weights.names())})")
 
     def forward(self, inputs: Tensors, mask: Any = None, training: Optional[bool] = None) -> Tensors:
-        if isinstance(inputs, (list, tuple)):
-            x, initial = inputs[0], list(inputs[1:])
-        else:
-            x, initial = inputs, []
-        if isinstance(mask, (list, tuple)):
-            mask = mask[0]
+        x, initial, mask = split_rnn_call(inputs, mask)
         half = len(initial) // 2
         fwd_in = [x, *initial[:half]] if initial else x
         bwd_in = [x, *initial[half:]] if initial else x
