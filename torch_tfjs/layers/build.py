@@ -117,8 +117,9 @@ class WeightIndex:
         self._by_layer: Dict[str, Dict[str, WeightRef]] = {}
         prefixes = [m + "/" for m in model_names if m]
         keras3 = any(n.startswith("layers/") and "/vars/" in n for n in self.refs)
+        storage_cache: Dict[int, Dict[str, Tuple[str, Mapping[str, Any]]]] = {}
         for name, ref in self.refs.items():
-            alias = _keras3_alias(name, top_layers) if keras3 else None
+            alias = _keras3_alias(name, top_layers, storage_cache) if keras3 else None
             if alias is not None:
                 layer, rest = alias
                 self._by_layer.setdefault(layer, {}).setdefault(rest, ref)
@@ -164,6 +165,8 @@ def _keras3_storage_paths(layers: Sequence[Mapping[str, Any]]) -> Dict[str, Tupl
     counts: Dict[str, int] = {}
     out: Dict[str, Tuple[str, Mapping[str, Any]]] = {}
     for layer in layers:
+        if not isinstance(layer, Mapping):
+            continue
         base = _keras_snake(str(layer.get("class_name", "")))
         n = counts.get(base, 0)
         counts[base] = n + 1
@@ -172,7 +175,8 @@ def _keras3_storage_paths(layers: Sequence[Mapping[str, Any]]) -> Dict[str, Tupl
     return out
 
 
-def _keras3_alias(name: str, layers: Sequence[Mapping[str, Any]]) -> Optional[Tuple[str, str]]:
+def _keras3_alias(name: str, layers: Sequence[Mapping[str, Any]],
+                  cache: Dict[int, Dict[str, Tuple[str, Mapping[str, Any]]]]) -> Optional[Tuple[str, str]]:
     """``layers/<storage>/<inner...>/vars/<i>`` → (layer name, path the layer's converter
     reads). Nested models continue as ``layers/<model storage>/layers/<storage>/...``; ``cell``
     and TimeDistributed's ``layer`` levels disappear, Bidirectional's ``forward_layer`` /
@@ -184,13 +188,15 @@ def _keras3_alias(name: str, layers: Sequence[Mapping[str, Any]]) -> Optional[Tu
     while True:
         if parts[position] != "layers" or position + 1 >= len(parts) - 2:
             return None
-        paths = _keras3_storage_paths(layers)
+        if id(layers) not in cache:  # one storage map per layers list, not per weight
+            cache[id(layers)] = _keras3_storage_paths(layers)
+        paths = cache[id(layers)]
         if parts[position + 1] not in paths:
             return None
         layer_name, config = paths[parts[position + 1]]
         nested = config.get("layers")
         if isinstance(nested, list) and parts[position + 2] == "layers":  # a nested model
-            layers, position = [l for l in nested if isinstance(l, Mapping)], position + 2
+            layers, position = nested, position + 2  # the config's own list: a stable cache key
             continue
         break
     inner_name = str(((config.get("layer") or {}).get("config") or {}).get("name") or "")
