@@ -515,6 +515,8 @@ class GraphModel(nn.Module):
         self.graph_module = importer.build([(io.key, io.ref) for io in inputs], [io.ref for io in outputs])
         self.metadata: Optional[Dict[str, Any]] = importer.artifact.user_defined_metadata
         self.signature = importer.artifact.signature
+        keys = (self.metadata or {}).get("structuredOutputKeys")
+        self._structured = isinstance(keys, list) and keys == [io.key for io in outputs]
         self._executors: Dict[Tuple[Tuple[str, ...], Tuple[str, ...]], fx.GraphModule] = {}
 
     @property
@@ -578,8 +580,7 @@ class GraphModel(nn.Module):
     @property
     def structured_outputs(self) -> bool:
         """Whether the artifact declares ``structuredOutputKeys`` (outputs come back as a dict)."""
-        keys = (self.metadata or {}).get("structuredOutputKeys")
-        return isinstance(keys, list) and keys == self.output_names
+        return self._structured
 
     def execute(self, inputs: Any, outputs: Optional[Sequence[str]] = None) -> Any:
         """Run the graph returning arbitrary node outputs (``"node"`` or ``"node:k"``), as tfjs
