@@ -30,6 +30,8 @@ from ..io import ModelArtifact, read_artifact
 from ..io.sources import PathLike
 from .._layout import WEIGHT_LAYOUTS
 from .functionalize import functionalize_loops, has_v1_loops
+from .layout import optimize_layout
+from .simplify import simplify_shapes
 from .ops.control_v1 import dead_aware, gate
 from .node import TF_DTYPES, NodeDef, OpNode, Static, TensorRef, Value
 from .registry import get_op
@@ -428,6 +430,8 @@ class GraphImporter:
             scope.graph.output(outs[0] if len(outs) == 1 else tuple(outs))
         finally:
             self._scopes.pop()
+        simplify_shapes(scope.graph, self.root)
+        optimize_layout(scope.graph, self.root)
         return fx.GraphModule(self.root, scope.graph, class_name="TfjsGraph")
 
     def run_initializer(self, outputs: Sequence[TensorRef]) -> List[Any]:

@@ -15,7 +15,7 @@ references inside library functions (``"node:indices:0"``) resolve to the right 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, TypeVar
 
 _T = TypeVar("_T")
 
@@ -99,6 +99,40 @@ def register_op(op_name: str, *aliases: str, output_args: Sequence[str] = (),
             _EMITTERS[name] = OpEntry(emitter, tuple(output_args),  # type: ignore[arg-type]
                                       tuple(sorted((param_layouts or {}).items())))
         return emitter
+
+    return decorator
+
+
+# --- layout facts about runtime functions (read by the layout pass, graph/layout.py) --------------
+
+#: Runtime functions that act per element (numpy broadcasting, no axis arguments): a
+#: channels-last view can move through them unchanged.
+ELEMENTWISE_FNS: Set[Callable] = set()
+#: Runtime function → name of its ``channels_last`` flag argument: the function takes
+#: channels-last data when the flag is set and channels-first (NCHW) data otherwise.
+CHANNELS_LAST_FLAGS: Dict[Callable, str] = {}
+#: Runtime function → ``rewrite(args, rank) -> args | None``: the same call's arguments for data
+#: given as the NCHW view of a rank-``rank`` channels-last tensor (None: can't), and whether the
+#: result is still a channels-last tensor (``(args, True)``) or layout-free (``(args, False)``).
+LAYOUT_REWRITES: Dict[Callable, Callable[[Tuple[Any, ...], int], Optional[Tuple[Tuple[Any, ...], bool]]]] = {}
+
+
+def elementwise(*fns: Callable) -> None:
+    """Declare runtime functions elementwise (see :data:`ELEMENTWISE_FNS`)."""
+    ELEMENTWISE_FNS.update(fns)
+
+
+def channels_last_flag(fn: Callable, flag: str = "channels_last") -> None:
+    """Declare that ``fn`` takes NCHW data when its ``flag`` argument is False."""
+    CHANNELS_LAST_FLAGS[fn] = flag
+
+
+def layout_rewrite(fn: Callable) -> Callable[[_T], _T]:
+    """Decorator registering the NCHW rewrite of ``fn``'s arguments (see :data:`LAYOUT_REWRITES`)."""
+
+    def decorator(rewrite: _T) -> _T:
+        LAYOUT_REWRITES[fn] = rewrite  # type: ignore[assignment]
+        return rewrite
 
     return decorator
 

@@ -13,7 +13,7 @@ from typing import Callable, Dict
 import torch
 
 from ..node import OpNode, Value
-from ..registry import register_op
+from ..registry import elementwise, register_op
 
 
 def _keep_dtype(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -98,6 +98,9 @@ _BINARY: Dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "DivNoNan": div_no_nan, "FloorDiv": floor_div, "Maximum": maximum, "Minimum": minimum,
     "Pow": power, "SquaredDifference": squared_difference, "Mod": floor_mod, "FloorMod": floor_mod,
 }
+
+
+elementwise(*_BINARY.values())
 
 
 @register_op(*_BINARY)

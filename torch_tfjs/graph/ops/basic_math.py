@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..node import OpNode, Value
-from ..registry import register_op
+from ..registry import elementwise, register_op
 
 
 def relu6(x: torch.Tensor) -> torch.Tensor:
@@ -60,6 +60,9 @@ _UNARY: Dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
+elementwise(*_UNARY.values())
+
+
 @register_op(*_UNARY)
 def unary(node: OpNode) -> Value:
     return node.call(_UNARY[node.op], node.input(0))
@@ -69,6 +72,9 @@ def leaky_relu(x: torch.Tensor, alpha: float) -> torch.Tensor:
     return torch.where(x < 0, x * alpha, x)
 
 
+elementwise(leaky_relu)
+
+
 @register_op("LeakyRelu")
 def leaky_relu_op(node: OpNode) -> Value:
     return node.call(leaky_relu, node.input(0), node.attr_float("alpha", 0.2))
@@ -76,6 +82,9 @@ def leaky_relu_op(node: OpNode) -> Value:
 
 def prelu(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     return torch.where(x < 0, alpha * x, x)
+
+
+elementwise(prelu)
 
 
 @register_op("Prelu")
@@ -95,6 +104,9 @@ def atan2_op(node: OpNode) -> Value:
 def clip_by_value(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
     lo, hi = torch.as_tensor(lo, dtype=x.dtype), torch.as_tensor(hi, dtype=x.dtype)
     return torch.minimum(torch.maximum(x, lo.to(x.device)), hi.to(x.device))
+
+
+elementwise(clip_by_value)
 
 
 @register_op("ClipByValue")

@@ -19,7 +19,7 @@ from ..._padding import same_pads_nd, split_symmetric
 from ...layers.conv import tf_conv
 from ...layers.pooling import tf_avg_pool, tf_max_pool
 from ..node import OpNode, Value
-from ..registry import register_op
+from ..registry import channels_last_flag, register_op
 from .matrices import apply_fused_activation, split_fused_ops
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
@@ -72,6 +72,10 @@ def fused_conv_nd(x: torch.Tensor, w: torch.Tensor, bias: Optional[torch.Tensor]
     return apply_fused_activation(y, activation, alpha)
 
 
+for _fn in (conv_nd, fused_conv_nd):
+    channels_last_flag(_fn)
+
+
 def conv1d_nwc(x: torch.Tensor, w: torch.Tensor, stride: int, padding: str, dilation: int,
                channels_last: bool) -> torch.Tensor:
     """tfjs Conv1D; filter (W, in, out) → torch (out, in, W) per call (a rare op)."""
@@ -121,6 +125,9 @@ def pool_nd(x: torch.Tensor, kind: str, rank: int, kernel: List[int], strides: L
     fn = tf_max_pool if kind == "max" else tf_avg_pool
     y = fn(x, rank, kernel, strides, padding)
     return to_channels_last(y) if channels_last else y
+
+
+channels_last_flag(pool_nd)
 
 
 def max_pool_with_argmax(x: torch.Tensor, kernel: List[int], strides: List[int], padding: str,

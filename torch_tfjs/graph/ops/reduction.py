@@ -8,7 +8,7 @@ from typing import Any, List, Optional, Sequence
 import torch
 
 from ..node import OpNode, Value
-from ..registry import register_op
+from ..registry import layout_rewrite, register_op
 
 
 def _norm_axes(x: torch.Tensor, axes: Sequence[int]) -> List[int]:
@@ -44,6 +44,27 @@ def reduce_max(x: torch.Tensor, axes: List[int], keep_dims: bool) -> torch.Tenso
 def reduce_min(x: torch.Tensor, axes: List[int], keep_dims: bool) -> torch.Tensor:
     axes = _norm_axes(x, axes)
     return torch.amin(x, dim=axes, keepdim=keep_dims) if axes else x
+
+
+def _reduce_nchw(args: tuple, rank: int) -> Optional[tuple]:
+    """Axes of a channels-last tensor mapped onto its NCHW view. Without keep_dims the result
+    is layout-free when what remains has the same axis order in both views (the channel axis
+    or every spatial axis reduced), and not rewritten otherwise."""
+    x, axes, keep_dims = args
+    if not isinstance(axes, (list, tuple)) or not all(isinstance(a, int) for a in axes):
+        return None
+    to_nchw = [0] + list(range(2, rank)) + [1]  # NHWC axis i is NCHW axis to_nchw[i]
+    wanted = sorted({a % rank for a in axes})
+    if keep_dims:
+        return (x, [to_nchw[a] for a in wanted], True), True
+    kept = [a for a in range(rank) if a not in wanted]
+    if sorted(kept, key=lambda a: to_nchw[a]) != kept:
+        return None
+    return (x, [to_nchw[a] for a in wanted], False), False
+
+
+for _fn in (reduce_sum, reduce_mean, reduce_max, reduce_min):
+    layout_rewrite(_fn)(_reduce_nchw)
 
 
 def reduce_prod(x: torch.Tensor, axes: List[int], keep_dims: bool) -> torch.Tensor:

@@ -8,14 +8,14 @@ Shape-like inputs known at import time are baked in as Python ints (static shape
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..node import OpNode, Value
-from ..registry import register_op
+from ..registry import elementwise, layout_rewrite, register_op
 
 
 def _ints(t: torch.Tensor) -> List[int]:
@@ -29,6 +29,9 @@ def cast(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     if dtype == torch.bool:
         return x != 0
     return x.to(dtype)
+
+
+elementwise(cast)
 
 
 @register_op("Cast")
@@ -95,6 +98,17 @@ def _torch_pad_order(paddings: Sequence[Sequence[int]]) -> List[int]:
 
 def pad_constant(x: torch.Tensor, pads: List[int], value: float) -> torch.Tensor:
     return F.pad(x, pads, mode="constant", value=value)
+
+
+@layout_rewrite(pad_constant)
+def _pad_constant_nchw(args: tuple, rank: int) -> Optional[tuple]:
+    """F.pad pads run last axis first: NHWC (C, W, H, N) → NCHW (W, H, C, N)."""
+    pads = list(args[1])
+    if len(pads) % 2 or len(pads) > 2 * rank:
+        return None
+    pairs = [pads[i:i + 2] for i in range(0, len(pads), 2)] + [[0, 0]] * (rank - len(pads) // 2)
+    reordered = pairs[1:rank - 1] + [pairs[0], pairs[rank - 1]]
+    return (args[0], [p for pair in reordered for p in pair]) + tuple(args[2:]), True
 
 
 def pad_constant_tensor_value(x: torch.Tensor, pads: List[int], value: torch.Tensor) -> torch.Tensor:

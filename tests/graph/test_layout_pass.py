@@ -1,0 +1,169 @@
+"""The layout pass (graph/layout.py) and shape simplification (graph/simplify.py): rewritten graphs
+compute exactly what the imported ones do, and the axis moves between convs are gone."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import torch
+from torch import fx
+
+import torch_tfjs
+from torch_tfjs._layout import to_channels_first, to_channels_last
+from torch_tfjs.graph.layout import optimize_layout
+from torch_tfjs.graph.ops.arithmetic import add, mul
+from torch_tfjs.graph.ops.basic_math import relu6
+from torch_tfjs.graph.ops.convolution import fused_conv_nd, pool_nd
+from torch_tfjs.graph.ops.reduction import reduce_max, reduce_mean, reduce_sum
+from torch_tfjs.graph.ops.transformation import pad_constant
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def _conv(graph: fx.Graph, x: fx.Node, weight: str, channels: int) -> fx.Node:
+    w = graph.get_attr(weight)
+    return graph.call_function(fused_conv_nd, (x, w, None, 2, [1, 1], "same", None, [1, 1], 1, True,
+                                               None, 0.0, "relu", None))
+
+
+def _module(graph: fx.Graph, root: torch.nn.Module) -> fx.GraphModule:
+    return fx.GraphModule(root, graph)
+
+
+def _root(channels: int = 4) -> torch.nn.Module:
+    torch.manual_seed(0)
+    root = torch.nn.Module()
+    root.w1 = torch.nn.Parameter(torch.randn(channels, 3, 3, 3).contiguous(memory_format=torch.channels_last))
+    root.w2 = torch.nn.Parameter(torch.randn(channels, channels, 1, 1).contiguous(memory_format=torch.channels_last))
+    root.per_channel = torch.nn.Parameter(torch.randn(channels))           # broadcasts over C
+    root.per_column = torch.nn.Parameter(torch.randn(5, channels))         # (W, C)
+    root.full = torch.nn.Parameter(torch.randn(1, 6, 5, channels))         # (1, H, W, C)
+    root.scalar = torch.nn.Parameter(torch.tensor(0.5))
+    return root
+
+
+def _moves(module: fx.GraphModule) -> int:
+    return sum(1 for n in module.graph.nodes if n.op == "call_function"
+               and n.target in (to_channels_first, to_channels_last))
+
+
+def _check(build, expected_moves: int, inputs=None) -> None:
+    """Build a graph twice, rewrite one, compare outputs and count the axis moves left."""
+    root = _root()
+    graph = fx.Graph()
+    build(graph, root)
+    reference = _module(copy.deepcopy(graph), root)
+    optimize_layout(graph, root)
+    graph.lint()
+    optimized = _module(graph, root)
+    x = inputs if inputs is not None else torch.randn(2, 6, 5, 3)
+    expected, got = reference(x), optimized(x)
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    assert got.shape == expected.shape
+    assert _moves(optimized) == expected_moves, optimized.code
+
+
+def test_conv_chain_keeps_nchw_inside():
+    def build(g, root):
+        x = g.placeholder("x")
+        y = _conv(g, x, "w1", 4)
+        y = g.call_function(relu6, (y,))
+        z = _conv(g, y, "w2", 4)
+        g.output(g.call_function(add, (y, z)))
+    _check(build, expected_moves=2)  # one at the input, one at the output
+
+
+@pytest.mark.parametrize("constant", ["scalar", "per_channel", "per_column", "full"])
+def test_elementwise_constant_operands_are_viewed_to_match(constant):
+    def build(g, root):
+        x = g.placeholder("x")
+        y = _conv(g, x, "w1", 4)
+        y = g.call_function(mul, (y, g.get_attr(constant)))
+        g.output(_conv(g, y, "w2", 4))
+    _check(build, expected_moves=2)
+
+
+def test_dynamic_operand_of_unknown_layout_stops_the_move():
+    def build(g, root):
+        x = g.placeholder("x")
+        y = _conv(g, x, "w1", 4)
+        other = g.call_function(torch.ones_like, (y,))  # shape unknown to the pass
+        g.output(g.call_function(add, (y, other)))
+    _check(build, expected_moves=2)  # the add runs channels-last
+
+
+@pytest.mark.parametrize("pads", [[0, 0, 0, 1, 0, 1, 0, 0], [0, 0, 1, 2], [1, 1, 2, 0, 0, 3, 0, 0]])
+def test_pad_moves_with_reordered_pads(pads):
+    def build(g, root):
+        x = g.placeholder("x")
+        y = _conv(g, x, "w1", 4)
+        y = g.call_function(pad_constant, (y, pads, -1.5))
+        g.output(g.call_function(pool_nd, (y, "max", 2, [2, 2], [2, 2], "valid", True)))
+    _check(build, expected_moves=2)
+
+
+@pytest.mark.parametrize("fn", [reduce_mean, reduce_sum, reduce_max])
+@pytest.mark.parametrize("axes,keep,moves", [
+    ([1, 2], False, 1),   # global pooling: (N, C) in both views
+    ([1, 2], True, 2),    # stays 4-D channels-last
+    ([3], False, 1),      # channel reduced: (N, H, W) in both views
+    ([-1, 1], True, 2),
+    ([2], False, 2),      # (N, H, C) vs (N, C, H): not rewritten
+])
+def test_reductions(fn, axes, keep, moves):
+    def build(g, root):
+        x = g.placeholder("x")
+        y = _conv(g, x, "w1", 4)
+        g.output(g.call_function(fn, (y, axes, keep)))
+    _check(build, expected_moves=moves)
+
+
+def test_prelu_weights_keep_the_channels_last_call():
+    def build(g, root):
+        x = g.placeholder("x")
+        w = g.get_attr("w1")
+        g.output(g.call_function(fused_conv_nd, (x, w, None, 2, [1, 1], "same", None, [1, 1], 1, True,
+                                                 None, 0.0, "prelu", g.get_attr("per_channel"))))
+    _check(build, expected_moves=0)  # not split: the alpha tensor is laid out for NHWC
+
+
+@pytest.mark.parametrize("name", ["graph_mobilenet_like", "graph_cnn"])
+def test_imported_cnn_has_axis_moves_only_at_its_edges(name):
+    model = torch_tfjs.load_graph_model(FIXTURES / "models" / name)
+    convs = sum(1 for n in model.graph_module.graph.nodes if n.target is fused_conv_nd)
+    assert convs >= 3
+    assert _moves(model.graph_module) <= 2, model.graph_module.code
+
+
+def _reshape_chain(g: fx.Graph, root: torch.nn.Module, x: fx.Node, shape_of: fx.Node) -> fx.Node:
+    """TF's ``Reshape(x, Pack([StridedSlice(Shape(shape_of), [0]), 2, 1, 4]))``."""
+    from torch_tfjs.graph.ops.graph import _shape
+    from torch_tfjs.graph.ops.slice_join import strided_slice
+    from torch_tfjs.graph.ops.transformation import reshape_dynamic
+    for i, v in enumerate((2, 1, 4)):
+        root.register_buffer(f"c{i}", torch.tensor(v, dtype=torch.int32))
+    batch = g.call_function(strided_slice, (g.call_function(_shape, (shape_of,)), [0]))
+    target = g.call_function(torch.stack, ([batch, g.get_attr("c0"), g.get_attr("c1"), g.get_attr("c2")], 0))
+    return g.call_function(reshape_dynamic, (x, target))
+
+
+@pytest.mark.parametrize("own", [True, False])
+def test_reshape_by_own_shape_becomes_one_call(own):
+    from torch_tfjs.graph.simplify import reshape_own_dims, simplify_shapes
+    root = torch.nn.Module()
+    g = fx.Graph()
+    x = g.placeholder("x")
+    y = g.placeholder("y")
+    g.output(_reshape_chain(g, root, x, x if own else y))
+    reference = fx.GraphModule(root, copy.deepcopy(g))
+    simplify_shapes(g, root)
+    simplified = fx.GraphModule(root, g)
+    a, b = torch.randn(3, 8), torch.randn(3, 2)
+    torch.testing.assert_close(simplified(a, b), reference(a, b), rtol=0, atol=0)
+    targets = [n.target for n in g.nodes if n.op == "call_function"]
+    assert (targets == [reshape_own_dims]) == own, targets
+    if own:  # a shape TF would reject is still an error
+        with pytest.raises(RuntimeError):
+            simplified(torch.randn(3, 7), b)
