@@ -15,6 +15,7 @@ from . import errors
 from .io import ModelArtifact, read_artifact
 from .io.sources import PathLike
 from .layers import KerasLayer, LayerSpec, LayersModel, load_layers_model, register_layer
+from .inference import InferenceModel, optimize_for_inference
 from .export import (load_safetensors, save_graph_model, save_layers_model, save_model,
                      save_safetensors)
 
@@ -47,8 +48,8 @@ def register_op(op_name: str, *aliases: str, override: bool = False):  # type: i
 
 
 __all__ = [
-    "KerasLayer", "LayerSpec", "LayersModel", "ModelArtifact", "errors", "load",
-    "load_graph_model", "load_layers_model", "read_artifact", "register_layer", "register_op",
+    "InferenceModel", "KerasLayer", "LayerSpec", "LayersModel", "ModelArtifact", "errors", "load",
+    "load_graph_model", "load_layers_model", "optimize_for_inference", "read_artifact", "register_layer", "register_op",
     "load_safetensors", "save_graph_model", "save_layers_model", "save_model", "save_safetensors",
     "__version__",
 ]
