@@ -33,7 +33,7 @@ import sys
 import time
 from pathlib import Path
 
-CACHE_VERSION = "2"
+CACHE_VERSION = "3"
 SCRIPTS = Path(__file__).resolve().parent
 BATCHES = (1, 2, 8)  # inputs written for each (2: smaller correctness checks)
 
@@ -129,6 +129,12 @@ def seed_weights(model, seed: int = 1234) -> None:
             bound = np.sqrt(6.0 / fan_in)
             value = rng.uniform(-bound, bound, size=w.shape)
         w.assign(value.astype(np.float32))
+    for layer in model.layers:
+        # Normalization snapshots its mean / variance variables into tensors when built (and
+        # after adapt / load): without this the Keras model (and the graph model traced from it)
+        # would keep mean 0, variance 1 while the saved LayersModel carries the seeded values
+        if hasattr(layer, "adapt_mean") and hasattr(layer, "finalize_state"):
+            layer.finalize_state()
 
 
 # --- conversion ------------------------------------------------------------------------------------
