@@ -42,7 +42,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 SCRIPTS = Path(__file__).resolve().parent
 REPO = SCRIPTS.parent
@@ -174,8 +174,8 @@ def run_worker(kind: str, fmt: str, model_dir: Path, *extra: str) -> dict:
 
 # --- measurement -------------------------------------------------------------------------------
 
-def time_call(fn, x, warmup: int, runs: int) -> float:
-    """Median milliseconds of ``fn(x)`` over ``runs`` calls after ``warmup`` calls."""
+def time_call(fn, x, warmup: int, runs: int) -> Tuple[float, float]:
+    """(median, best) milliseconds of ``fn(x)`` over ``runs`` calls after ``warmup`` calls."""
     import torch
 
     with torch.no_grad():
@@ -186,7 +186,7 @@ def time_call(fn, x, warmup: int, runs: int) -> float:
             start = time.perf_counter()
             fn(x)
             times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+    return statistics.median(times), min(times)
 
 
 def first_output(y):
@@ -227,6 +227,9 @@ def max_diff(a, b) -> Optional[Dict[str, float]]:
         return None
     if a.shape != b.shape:
         return {"diff": float("inf"), "ref": float(np.abs(b).max()) if b.size else 0.0}
+    if b.size and not np.isfinite(b).all():  # the reference's own failure, not a mismatch
+        return {"diff": float("nan"), "ref": float("nan"),
+                "bad_ref": f"{int((~np.isfinite(b)).sum())} of {b.size} reference values are NaN / inf"}
     return {"diff": float(np.abs(a.astype(np.float64) - b).max()), "ref": float(np.abs(b).max())}
 
 
@@ -253,14 +256,26 @@ def fratio(value: Optional[float], base: Optional[float], unit: str = "× ORT") 
 
 
 def fdiff(d: Optional[dict]) -> str:
-    return "-" if d is None else f"{d['diff']:.2g}"
+    if d is None:
+        return "-"
+    return "reference NaN" if "bad_ref" in d else f"{d['diff']:.2g}"
 
 
-def cell(ms: Optional[float], status: Optional[str], base: Optional[float]) -> str:
+NOISY = 1.3  # a median this many times the best run: the machine was busy during the runs
+
+
+def noisy(row: dict, key: str, markdown: bool = False) -> str:
+    median, best = row[key], row["best"].get(key)
+    if median is None or not best or median <= NOISY * best:
+        return ""
+    return " †" if markdown else f" [noisy: best {fms(best)}]"
+
+
+def cell(ms: Optional[float], status: Optional[str], base: Optional[float], mark: str = "") -> str:
     if ms is None:
         return status or "-"
     r = fratio(ms, base, "×")
-    return f"{fms(ms)} ({r})" if r else fms(ms)
+    return (f"{fms(ms)} ({r})" if r else fms(ms)) + mark
 
 
 def geomean(values: List[float]) -> float:
@@ -357,6 +372,7 @@ def measure_ort(args, s: dict, tmp: Path, versions: dict) -> None:
     versions["ort"] = res["version"]
     s["ort_session_ms"] = res["session_ms"]
     s["ort"] = {int(b): r["median_ms"] for b, r in res["results"].items()}
+    s["ort_best"] = {int(b): r["min_ms"] for b, r in res["results"].items()}
     s["refs"]["ORT"] = {b: np.load(tmp / f"ort_{s['name']}_b{b}.npy") for b in s["inputs"]}
 
 
@@ -379,7 +395,8 @@ def measure_tfjs(args, s: dict, fmt: str, tmp: Path, versions: dict) -> dict:
     if "error" in res:
         return {"status": f"n/a: {res['error']}"}
     s["refs"][f"tfjs {fmt}"] = {b: np.load(tmp / f"tfjs_{fmt}_{s['name']}_b{b}.npy") for b in s["inputs"]}
-    return {"ms": {int(b): r["median_ms"] for b, r in res["results"].items()}, "method": res["method"]}
+    return {"ms": {int(b): r["median_ms"] for b, r in res["results"].items()},
+            "best": {int(b): r["min_ms"] for b, r in res["results"].items()}, "method": res["method"]}
 
 
 def measure_torch(args, s: dict, fmt: str) -> dict:
@@ -388,7 +405,8 @@ def measure_torch(args, s: dict, fmt: str) -> dict:
     folder = s["formats"][fmt]
     log(f"{s['name']} {fmt}: torch_tfjs eager" + ("" if args.no_compile else " + torch.compile") + " ...")
     model = loader(fmt)(folder).eval()
-    out: Dict[str, Any] = {"eager": {}, "compiled": {}, "compile_s": {}, "compile_status": {},
+    out: Dict[str, Any] = {"eager": {}, "eager_best": {}, "compiled": {}, "compiled_best": {},
+                           "compile_s": {}, "compile_status": {},
                            "outputs": {}, "compiled_diff": {}}
     first_batch = min(s["inputs"])
     out.update(count_ops(model, fmt, torch.from_numpy(s["inputs"][first_batch])))
@@ -396,7 +414,7 @@ def measure_torch(args, s: dict, fmt: str) -> dict:
         xt = torch.from_numpy(x)
         with torch.no_grad():
             out["outputs"][b] = first_output(model(xt))
-        out["eager"][b] = time_call(model, xt, args.warmup, args.runs)
+        out["eager"][b], out["eager_best"][b] = time_call(model, xt, args.warmup, args.runs)
         skip = args.no_compile or (args.smoke and (s["name"], b) != SMOKE_COMPILE)
         if skip:
             out["compile_status"][b] = "not measured (--no-compile)" if args.no_compile else "not measured (smoke)"
@@ -409,7 +427,7 @@ def measure_torch(args, s: dict, fmt: str) -> dict:
                 y = first_output(compiled(xt))
             out["compile_s"][b] = time.perf_counter() - start
             out["compiled_diff"][b] = max_diff(y, out["outputs"][b])
-            out["compiled"][b] = time_call(compiled, xt, args.warmup, args.runs)
+            out["compiled"][b], out["compiled_best"][b] = time_call(compiled, xt, args.warmup, args.runs)
         except Exception as exc:  # noqa: BLE001 -- reported, not fatal
             out["compile_status"][b] = f"compile failed: {short_error(exc)}"
     del model
@@ -434,7 +452,7 @@ def correctness(s: dict, fmt: str, r: dict) -> Dict[str, Optional[dict]]:
         diffs = [max_diff(r["outputs"].get(b), y) for b, y in per_batch.items() if b in r["outputs"]]
         diffs = [d for d in diffs if d is not None]
         worst["tfjs" if ref_name.startswith("tfjs ") else ref_name] = (
-            max(diffs, key=lambda d: d["diff"]) if diffs else None)
+            max(diffs, key=lambda d: math.inf if "bad_ref" in d else d["diff"]) if diffs else None)
     compiled = [d for d in r["compiled_diff"].values() if d is not None]
     worst["compiled"] = max(compiled, key=lambda d: d["diff"]) if compiled else None
     return worst
@@ -451,7 +469,7 @@ def report(args, subjects: List[dict], versions: Dict[str, str]) -> str:
          else ""))
     p(f"Latency: median of {args.runs} runs after {args.warmup} warm-up (tfjs: {args.tfjs_runs} after 1); "
       "torch_tfjs under eval() + no_grad(); torch.compile: fresh compile per model, format and batch")
-    rows, loads, mismatches = [], [], []
+    rows, loads, mismatches, bad_refs = [], [], [], []
     for s in subjects:
         p("")
         params = f"{s['params']:,} params, " if s.get("params") else ""
@@ -463,10 +481,14 @@ def report(args, subjects: List[dict], versions: Dict[str, str]) -> str:
             for ref_name, d in corr.items():
                 if d is None:
                     continue
+                if "bad_ref" in d:
+                    parts.append(f"{ref_label(ref_name)}: not comparable")
+                    bad_refs.append(f"{s['name']} {fmt}: {ref_name}: {d['bad_ref']}")
+                    continue
                 parts.append(f"{ref_label(ref_name)} {d['diff']:.2g}")
                 if not d["diff"] <= bound(d["ref"]):
                     bad.append(f"{ref_name} {d['diff']:.3g} > {bound(d['ref']):.2g}")
-            ref_max = max((d["ref"] for d in corr.values() if d), default=None)
+            ref_max = max((d["ref"] for d in corr.values() if d and "bad_ref" not in d), default=None)
             status = "OK" if not bad else "!!! MISMATCH: " + "; ".join(bad)
             if bad:
                 mismatches.append(f"{s['name']} {fmt}: " + "; ".join(bad))
@@ -481,17 +503,20 @@ def report(args, subjects: List[dict], versions: Dict[str, str]) -> str:
                 tf_ms = r["tfjs"].get("ms", {}).get(b)
                 row = dict(model=s["name"], fmt=fmt, batch=b, ort=ort, ort_status=s["ort_status"], eager=eager,
                            compiled=comp, compile_s=r["compile_s"].get(b), compile_status=r["compile_status"].get(b),
-                           tfjs=tf_ms, tfjs_status=r["tfjs"].get("status"), ops=r["ops"], ops_kind=r["kind"])
+                           tfjs=tf_ms, tfjs_status=r["tfjs"].get("status"), ops=r["ops"], ops_kind=r["kind"],
+                           best={"ort": s.get("ort_best", {}).get(b), "eager": r["eager_best"][b],
+                                 "compiled": r["compiled_best"].get(b), "tfjs": r["tfjs"].get("best", {}).get(b)})
                 rows.append(row)
-                ort_text = fms(ort) if ort is not None else s["ort_status"]
-                eager_text = f"eager {fms(eager)}" + (f" ({fratio(eager, ort)})" if ort else "")
+                ort_text = fms(ort) + noisy(row, "ort") if ort is not None else s["ort_status"]
+                eager_text = f"eager {fms(eager)}" + (f" ({fratio(eager, ort)})" if ort else "") + noisy(row, "eager")
                 eager_text += f" [{r['ops']} {r['kind']}, {eager * 1000 / max(r['ops'], 1):.1f} µs/op]"
                 if comp is not None:
-                    comp_text = f"compiled {fms(comp)}" + (f" ({fratio(comp, ort)})" if ort else "")
+                    comp_text = (f"compiled {fms(comp)}" + (f" ({fratio(comp, ort)})" if ort else "")
+                                 + noisy(row, "compiled"))
                     comp_text += f" [compile {row['compile_s']:.1f} s]"
                 else:
                     comp_text = f"compiled: {row['compile_status']}"
-                tfjs_text = (f"tfjs {fms(tf_ms)}" + (f" ({fratio(tf_ms, ort)})" if ort else "")
+                tfjs_text = (f"tfjs {fms(tf_ms)}" + (f" ({fratio(tf_ms, ort)})" if ort else "") + noisy(row, "tfjs")
                              if tf_ms is not None else f"tfjs: {row['tfjs_status']}")
                 p(f"  {fmt:6s} b{b:<3d} ORT {ort_text} | {eager_text} | {comp_text} | {tfjs_text}")
         for fmt, r in s["results"].items():
@@ -522,6 +547,8 @@ def report(args, subjects: List[dict], versions: Dict[str, str]) -> str:
             p(f"!!!   {m}")
     else:
         p("Correctness: torch_tfjs matches every reference within 1e-4·max(1, max|ref|).")
+    for b in bad_refs:
+        p(f"!!! REFERENCE NOT USABLE (not counted against torch_tfjs): {b}")
     p("")
     p("Targets (issue \"Speed and memory: as fast as ONNX Runtime on CPU\"):")
     lines.extend(targets(rows, loads))
@@ -598,9 +625,13 @@ def markdown(args, rows, loads, subjects, versions) -> List[str]:
     for r in rows:
         ort = fms(r["ort"]) if r["ort"] is not None else r["ort_status"]
         comp_time = f"{r['compile_s']:.1f} s" if r["compile_s"] is not None else "-"
-        out.append(f"| {r['model']} | {r['fmt']} | {r['batch']} | {ort} | {cell(r['eager'], None, r['ort'])} | "
-                   f"{cell(r['compiled'], r['compile_status'], r['ort'])} | {comp_time} | "
-                   f"{cell(r['tfjs'], r['tfjs_status'], r['ort'])} |")
+        ort = ort + noisy(r, "ort", True) if r["ort"] is not None else ort
+        out.append(f"| {r['model']} | {r['fmt']} | {r['batch']} | {ort} | "
+                   f"{cell(r['eager'], None, r['ort'], noisy(r, 'eager', True))} | "
+                   f"{cell(r['compiled'], r['compile_status'], r['ort'], noisy(r, 'compiled', True))} | {comp_time} | "
+                   f"{cell(r['tfjs'], r['tfjs_status'], r['ort'], noisy(r, 'tfjs', True))} |")
+    if any(noisy(r, k) for r in rows for k in ("ort", "eager", "compiled", "tfjs")):
+        out += ["", f"† median > {NOISY}× the best run: the machine was busy; rerun on a quiet machine."]
     out += ["", "| model | format | weights | read weights | load | load ÷ read | ORT session | load ÷ ORT session "
                 "| peak RSS Δ during load | ÷ weights |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for l in loads:

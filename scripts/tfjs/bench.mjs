@@ -17,7 +17,7 @@ if (!['graph', 'layers'].includes(format) || !dir || !outDir || inputs.length ==
 const runs = Number(runsArg ?? 3);
 await tf.setBackend('cpu');
 const runtime = `tfjs ${tf.version.tfjs} (${tf.getBackend()})`;
-const firstLine = (err) => String(err?.message ?? err).split('\n')[0].slice(0, 160);
+const firstLine = (err) => String(err?.message ?? err).split('\n')[0].split('. This may be due')[0].slice(0, 160);
 
 let model;
 let loadMs;
