@@ -167,3 +167,23 @@ def test_reshape_by_own_shape_becomes_one_call(own):
     if own:  # a shape TF would reject is still an error
         with pytest.raises(RuntimeError):
             simplified(torch.randn(3, 7), b)
+
+
+def test_unet_decoder_transposed_conv_bias_and_concat_stay_nchw():
+    from torch_tfjs.graph.ops.arithmetic import bias_add
+    from torch_tfjs.graph.ops.convolution import conv2d_backprop_input
+    from torch_tfjs.graph.ops.slice_join import concat
+
+    def build(g, root):
+        root.up = torch.nn.Parameter(torch.randn(4, 4, 2, 2))   # conv_transpose layout (in, out, kh, kw)
+        root.up_bias = torch.nn.Parameter(torch.randn(4))
+        root.w3 = torch.nn.Parameter(torch.randn(4, 8, 1, 1).contiguous(memory_format=torch.channels_last))
+        x = g.placeholder("x")
+        skip = _conv(g, x, "w1", 4)                                     # (2, 6, 5, 4)
+        low = g.call_function(pool_nd, (skip, "max", 2, [2, 2], [2, 2], "same", True))  # (2, 3, 3, 4)
+        up = g.call_function(conv2d_backprop_input, ([2, 6, 5, 4], g.get_attr("up"), low, [2, 2], "same",
+                                                      None, [1, 1], True))
+        up = g.call_function(bias_add, (up, g.get_attr("up_bias"), False))
+        joined = g.call_function(concat, ([up, skip], -1))
+        g.output(_conv(g, joined, "w3", 4))
+    _check(build, expected_moves=2)

@@ -68,13 +68,14 @@ def _split_flagged_calls(graph: fx.Graph) -> None:
     for node in list(graph.nodes):
         if node.op != "call_function" or node.target not in CHANNELS_LAST_FLAGS:
             continue
-        flag = CHANNELS_LAST_FLAGS[node.target]
+        spec = CHANNELS_LAST_FLAGS[node.target]
+        flag = spec.flag
         bound = _bind(node.target, node)
         if bound is None or bound.arguments.get(flag) is not True:
             continue
-        first = next(iter(bound.arguments))
-        data = bound.arguments[first]
-        rank = bound.arguments.get("rank")
+        first = spec.data or next(iter(bound.arguments))
+        data = bound.arguments.get(first)
+        rank = spec.rank if spec.rank is not None else bound.arguments.get("rank")
         if not isinstance(data, fx.Node) or not isinstance(rank, int):
             continue
         if isinstance(bound.arguments.get("alpha"), fx.Node):  # Prelu weights laid out for NHWC
@@ -94,6 +95,10 @@ def _split_flagged_calls(graph: fx.Graph) -> None:
 def _sink_channels_last(graph: fx.Graph, root: torch.nn.Module) -> None:
     # channels-last node → (its NCHW view node, rank)
     nchw: Dict[fx.Node, fx.Node] = {}
+
+    def nchw_of(value: Any) -> Optional[fx.Node]:
+        return nchw.get(value) if isinstance(value, fx.Node) else None
+
     for node in list(graph.nodes):
         if node.op != "call_function":
             continue
@@ -106,7 +111,7 @@ def _sink_channels_last(graph: fx.Graph, root: torch.nn.Module) -> None:
                 node.replace_all_uses_with(nchw[source])
                 graph.erase_node(node)
             continue
-        inputs = [a for a in node.all_input_nodes if a in nchw]
+        inputs = [a for a in node.all_input_nodes if a in nchw]  # (list arguments included)
         if not inputs:
             continue
         rank = inputs[0].meta[_RANK]
@@ -115,13 +120,12 @@ def _sink_channels_last(graph: fx.Graph, root: torch.nn.Module) -> None:
         replacement = None
         if node.target in ELEMENTWISE_FNS and not node.kwargs:
             replacement = _elementwise_nchw(graph, node, nchw, rank, root)
-        elif node.target in LAYOUT_REWRITES and not node.kwargs and node.args and node.args[0] in nchw \
-                and len(inputs) == 1:
-            rewritten = LAYOUT_REWRITES[node.target](tuple(node.args), rank)
+        elif node.target in LAYOUT_REWRITES and not node.kwargs:
+            rewritten = LAYOUT_REWRITES[node.target](tuple(node.args), rank, nchw_of)
             if rewritten is not None:
                 args, stays_channels_last = rewritten
                 with graph.inserting_before(node):
-                    new = graph.call_function(node.target, (nchw[node.args[0]],) + tuple(args[1:]))
+                    new = graph.call_function(node.target, tuple(args))
                 replacement = (new, stays_channels_last)
         if replacement is None:
             continue

@@ -108,13 +108,23 @@ def register_op(op_name: str, *aliases: str, output_args: Sequence[str] = (),
 #: Runtime functions that act per element (numpy broadcasting, no axis arguments): a
 #: channels-last view can move through them unchanged.
 ELEMENTWISE_FNS: Set[Callable] = set()
-#: Runtime function → name of its ``channels_last`` flag argument: the function takes
-#: channels-last data when the flag is set and channels-first (NCHW) data otherwise.
-CHANNELS_LAST_FLAGS: Dict[Callable, str] = {}
-#: Runtime function → ``rewrite(args, rank) -> args | None``: the same call's arguments for data
-#: given as the NCHW view of a rank-``rank`` channels-last tensor (None: can't), and whether the
-#: result is still a channels-last tensor (``(args, True)``) or layout-free (``(args, False)``).
-LAYOUT_REWRITES: Dict[Callable, Callable[[Tuple[Any, ...], int], Optional[Tuple[Tuple[Any, ...], bool]]]] = {}
+@dataclass(frozen=True)
+class ChannelsLastFlag:
+    """How a runtime function takes channels-last or channels-first (NCHW) data."""
+
+    flag: str = "channels_last"   #: the bool argument: True = channels-last data
+    data: Optional[str] = None    #: the data argument (default: the first one)
+    rank: Optional[int] = None    #: spatial rank (default: the function's ``rank`` argument)
+
+
+#: Runtime function → its :class:`ChannelsLastFlag`.
+CHANNELS_LAST_FLAGS: Dict[Callable, ChannelsLastFlag] = {}
+#: Runtime function → ``rewrite(args, rank, nchw) -> (args, channels_last) | None``: the call's
+#: arguments for data given as NCHW views of rank-``rank`` channels-last tensors, where
+#: ``nchw(arg)`` is the NCHW view of a channels-last argument (None when it has none); the flag
+#: says whether the result is still channels-last (True) or layout-free (False). None: no rewrite.
+LayoutRewrite = Callable[[Tuple[Any, ...], int, Callable[[Any], Any]], Optional[Tuple[Tuple[Any, ...], bool]]]
+LAYOUT_REWRITES: Dict[Callable, LayoutRewrite] = {}
 
 
 def elementwise(*fns: Callable) -> None:
@@ -122,9 +132,10 @@ def elementwise(*fns: Callable) -> None:
     ELEMENTWISE_FNS.update(fns)
 
 
-def channels_last_flag(fn: Callable, flag: str = "channels_last") -> None:
+def channels_last_flag(fn: Callable, flag: str = "channels_last", data: Optional[str] = None,
+                       rank: Optional[int] = None) -> None:
     """Declare that ``fn`` takes NCHW data when its ``flag`` argument is False."""
-    CHANNELS_LAST_FLAGS[fn] = flag
+    CHANNELS_LAST_FLAGS[fn] = ChannelsLastFlag(flag, data, rank)
 
 
 def layout_rewrite(fn: Callable) -> Callable[[_T], _T]:

@@ -8,12 +8,12 @@ integer division or mod by zero gives 0 (tfjs stores the JS ``Infinity``/``NaN``
 
 from __future__ import annotations
 
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional
 
 import torch
 
 from ..node import OpNode, Value
-from ..registry import elementwise, register_op
+from ..registry import elementwise, layout_rewrite, register_op
 
 
 def _keep_dtype(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -125,6 +125,14 @@ def bias_add(x: torch.Tensor, bias: torch.Tensor, channels_first: bool) -> torch
     if channels_first and x.dim() > 2:
         bias = bias.reshape([-1] + [1] * (x.dim() - 2))
     return add(x, bias)
+
+
+@layout_rewrite(bias_add)
+def _bias_add_nchw(args: tuple, rank: int, nchw) -> Optional[tuple]:  # type: ignore[no-untyped-def]
+    x, bias, channels_first = args
+    if nchw(x) is None or channels_first or nchw(bias) is not None:
+        return None
+    return (nchw(x), bias, True), True
 
 
 @register_op("BiasAdd")

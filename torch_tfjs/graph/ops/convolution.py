@@ -19,7 +19,7 @@ from ..._padding import same_pads_nd, split_symmetric
 from ...layers.conv import tf_conv
 from ...layers.pooling import tf_avg_pool, tf_max_pool
 from ..node import OpNode, Value
-from ..registry import channels_last_flag, register_op
+from ..registry import channels_last_flag, layout_rewrite, register_op
 from .matrices import apply_fused_activation, split_fused_ops
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
@@ -84,11 +84,14 @@ def conv1d_nwc(x: torch.Tensor, w: torch.Tensor, stride: int, padding: str, dila
 
 def conv2d_backprop_input(input_sizes: Sequence[int], w: torch.Tensor, dy: torch.Tensor,
                           strides: List[int], padding: str, explicit: Optional[Pads],
-                          dilations: List[int], channels_last: bool) -> torch.Tensor:
+                          dilations: List[int], channels_last: bool,
+                          sizes_channels_last: Optional[bool] = None) -> torch.Tensor:
     """Gradient of a TF conv2d w.r.t. its input = transposed conv, sized exactly ``input_sizes``.
-    ``w`` is (out_backprop channels, output channels, H, W) — conv_transpose's layout."""
+    ``w`` is (out_backprop channels, output channels, H, W) — conv_transpose's layout.
+    ``input_sizes`` is NHWC when ``sizes_channels_last`` (default: ``channels_last``)."""
     sizes = [int(s) for s in input_sizes]
-    sizes = sizes[1:3] if channels_last else sizes[2:4]
+    nhwc_sizes = channels_last if sizes_channels_last is None else sizes_channels_last
+    sizes = sizes[1:3] if nhwc_sizes else sizes[2:4]
     if channels_last:
         dy = to_channels_first(dy)
     kernels = w.shape[2:]
@@ -128,6 +131,14 @@ def pool_nd(x: torch.Tensor, kind: str, rank: int, kernel: List[int], strides: L
 
 
 channels_last_flag(pool_nd)
+
+
+@layout_rewrite(conv2d_backprop_input)
+def _conv2d_backprop_input_nchw(args: tuple, rank: int, nchw) -> Optional[tuple]:  # type: ignore[no-untyped-def]
+    """On the NCHW view of ``dy``; ``input_sizes`` stay NHWC."""
+    if len(args) != 8 or nchw(args[2]) is None or args[7] is not True or rank != 4:
+        return None
+    return args[:2] + (nchw(args[2]),) + args[3:7] + (False, True), True
 
 
 def max_pool_with_argmax(x: torch.Tensor, kernel: List[int], strides: List[int], padding: str,

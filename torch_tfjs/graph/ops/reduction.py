@@ -46,12 +46,13 @@ def reduce_min(x: torch.Tensor, axes: List[int], keep_dims: bool) -> torch.Tenso
     return torch.amin(x, dim=axes, keepdim=keep_dims) if axes else x
 
 
-def _reduce_nchw(args: tuple, rank: int) -> Optional[tuple]:
+def _reduce_nchw(args: tuple, rank: int, nchw) -> Optional[tuple]:  # type: ignore[no-untyped-def]
     """Axes of a channels-last tensor mapped onto its NCHW view. Without keep_dims the result
     is layout-free when what remains has the same axis order in both views (the channel axis
     or every spatial axis reduced), and not rewritten otherwise."""
     x, axes, keep_dims = args
-    if not isinstance(axes, (list, tuple)) or not all(isinstance(a, int) for a in axes):
+    x = nchw(x)
+    if x is None or not isinstance(axes, (list, tuple)) or not all(isinstance(a, int) for a in axes):
         return None
     to_nchw = [0] + list(range(2, rank)) + [1]  # NHWC axis i is NCHW axis to_nchw[i]
     wanted = sorted({a % rank for a in axes})

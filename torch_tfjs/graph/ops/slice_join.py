@@ -8,13 +8,13 @@ lowered to plain tensor indexing (``x[a:b:s, None, ..., i]``) so it traces witho
 
 from __future__ import annotations
 
-from typing import Any, List, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
 from ..node import OpNode, Value
-from ..registry import register_op
+from ..registry import layout_rewrite, register_op
 
 
 def _ints(t: torch.Tensor) -> List[int]:
@@ -33,6 +33,17 @@ def _axis(node: OpNode, i: int) -> int:
 def concat(tensors: List[torch.Tensor], axis: int) -> torch.Tensor:
     """TF concat; bool and int tensors concatenate as they are."""
     return torch.cat(tensors, dim=axis)
+
+
+@layout_rewrite(concat)
+def _concat_nchw(args: tuple, rank: int, nchw) -> Optional[tuple]:  # type: ignore[no-untyped-def]
+    """Concatenation of channels-last tensors of one rank, on their NCHW views."""
+    tensors, axis = args
+    views = [nchw(t) for t in tensors] if isinstance(tensors, (list, tuple)) else [None]
+    if any(v is None for v in views) or not isinstance(axis, int) or not -rank <= axis < rank:
+        return None
+    to_nchw = [0] + list(range(2, rank)) + [1]
+    return (views, to_nchw[axis % rank]), True
 
 
 @register_op("ConcatV2")

@@ -101,14 +101,16 @@ def pad_constant(x: torch.Tensor, pads: List[int], value: float) -> torch.Tensor
 
 
 @layout_rewrite(pad_constant)
-def _pad_constant_nchw(args: tuple, rank: int) -> Optional[tuple]:
+def _pad_constant_nchw(args: tuple, rank: int, nchw) -> Optional[tuple]:  # type: ignore[no-untyped-def]
     """F.pad pads run last axis first: NHWC (C, W, H, N) → NCHW (W, H, C, N)."""
+    if nchw(args[0]) is None or not isinstance(args[1], (list, tuple)):
+        return None
     pads = list(args[1])
     if len(pads) % 2 or len(pads) > 2 * rank:
         return None
     pairs = [pads[i:i + 2] for i in range(0, len(pads), 2)] + [[0, 0]] * (rank - len(pads) // 2)
     reordered = pairs[1:rank - 1] + [pairs[0], pairs[rank - 1]]
-    return (args[0], [p for pair in reordered for p in pair]) + tuple(args[2:]), True
+    return (nchw(args[0]), [p for pair in reordered for p in pair]) + tuple(args[2:]), True
 
 
 def pad_constant_tensor_value(x: torch.Tensor, pads: List[int], value: torch.Tensor) -> torch.Tensor:
