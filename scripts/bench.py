@@ -404,7 +404,10 @@ def measure_torch(args, s: dict, fmt: str) -> dict:
 
     folder = s["formats"][fmt]
     log(f"{s['name']} {fmt}: torch_tfjs eager" + ("" if args.no_compile else " + torch.compile") + " ...")
-    model = loader(fmt)(folder).eval()
+    try:
+        model = loader(fmt)(folder).eval()
+    except Exception as exc:  # noqa: BLE001 -- reported, not fatal
+        return {"error": short_error(exc)}
     out: Dict[str, Any] = {"eager": {}, "eager_best": {}, "compiled": {}, "compiled_best": {},
                            "compile_s": {}, "compile_status": {},
                            "outputs": {}, "compiled_diff": {}}
@@ -474,7 +477,12 @@ def report(args, subjects: List[dict], versions: Dict[str, str]) -> str:
         p("")
         params = f"{s['params']:,} params, " if s.get("params") else ""
         p(f"{s['name']} — {s['description']} ({params}formats: {', '.join(s['formats'])})")
-        for fmt, r in s["results"].items():
+        for fmt, r in list(s["results"].items()):
+            if "error" in r:
+                p(f"  {fmt:6s} !!! torch_tfjs cannot load it: {r['error']}")
+                mismatches.append(f"{s['name']} {fmt}: torch_tfjs cannot load it: {r['error']}")
+                del s["results"][fmt]
+                continue
             corr = correctness(s, fmt, r)
             r["correctness"] = corr
             parts, bad = [], []
@@ -542,7 +550,7 @@ def report(args, subjects: List[dict], versions: Dict[str, str]) -> str:
 
     p("")
     if mismatches:
-        p("!!! CORRECTNESS: torch_tfjs disagrees with a reference beyond 1e-4·max(1, max|ref|):")
+        p("!!! CORRECTNESS: torch_tfjs fails to load or disagrees with a reference beyond 1e-4·max(1, max|ref|):")
         for m in mismatches:
             p(f"!!!   {m}")
     else:
