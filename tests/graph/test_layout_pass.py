@@ -149,24 +149,69 @@ def _reshape_chain(g: fx.Graph, root: torch.nn.Module, x: fx.Node, shape_of: fx.
     return g.call_function(reshape_dynamic, (x, target))
 
 
-@pytest.mark.parametrize("own", [True, False])
-def test_reshape_by_own_shape_becomes_one_call(own):
-    from torch_tfjs.graph.simplify import reshape_own_dims, simplify_shapes
+def _simplified(build, *inputs):
+    from torch_tfjs.graph.simplify import simplify_shapes
     root = torch.nn.Module()
     g = fx.Graph()
-    x = g.placeholder("x")
-    y = g.placeholder("y")
-    g.output(_reshape_chain(g, root, x, x if own else y))
+    build(g, root)
     reference = fx.GraphModule(root, copy.deepcopy(g))
     simplify_shapes(g, root)
+    g.lint()
     simplified = fx.GraphModule(root, g)
-    a, b = torch.randn(3, 8), torch.randn(3, 2)
-    torch.testing.assert_close(simplified(a, b), reference(a, b), rtol=0, atol=0)
-    targets = [n.target for n in g.nodes if n.op == "call_function"]
-    assert (targets == [reshape_own_dims]) == own, targets
-    if own:  # a shape TF would reject is still an error
-        with pytest.raises(RuntimeError):
-            simplified(torch.randn(3, 7), b)
+    for got, want in zip(_flat(simplified(*inputs)), _flat(reference(*inputs))):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+    return simplified, [n.target for n in g.nodes if n.op == "call_function"]
+
+
+def _flat(out):
+    return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+@pytest.mark.parametrize("own", [True, False])
+def test_reshape_by_shape_becomes_one_call(own):
+    from torch_tfjs.graph.simplify import reshape_to_spec
+
+    def build(g, root):
+        x, y = g.placeholder("x"), g.placeholder("y")
+        g.output(_reshape_chain(g, root, x, x if own else y))
+    simplified, targets = _simplified(build, torch.randn(3, 8), torch.randn(3, 2))
+    assert targets == [reshape_to_spec], targets
+    with pytest.raises(RuntimeError):  # a shape TF would reject is still an error
+        simplified(torch.randn(3, 7), torch.randn(3, 2))
+
+
+def test_tensordot_and_layer_norm_shape_chains():
+    """Keras Dense on 3-D input (tensordot: Shape → GatherV2 → Prod → Pack → Reshape → MatMul →
+    Reshape(ConcatV2)) and LayerNormalization's Fill(ExpandDims(Prod(StridedSlice(Shape))))."""
+    from torch_tfjs.graph.ops.creation import fill
+    from torch_tfjs.graph.ops.graph import _shape
+    from torch_tfjs.graph.ops.reduction import reduce_prod
+    from torch_tfjs.graph.ops.slice_join import concat, gather, strided_slice
+    from torch_tfjs.graph.ops.transformation import expand_dims, reshape_dynamic
+    from torch_tfjs.graph.simplify import fill_to_spec, reshape_to_spec
+
+    def build(g, root):
+        root.register_buffer("free", torch.tensor([0, 1], dtype=torch.int32))
+        root.register_buffer("axes", torch.tensor([2], dtype=torch.int32))
+        root.register_buffer("out", torch.tensor([5], dtype=torch.int32))
+        root.register_buffer("one", torch.tensor(1.0))
+        root.w = torch.nn.Parameter(torch.randn(4, 5))
+        x = g.placeholder("x")
+        shape = g.call_function(_shape, (x,))
+        free = g.call_function(gather, (shape, g.get_attr("free"), 0, 0))
+        axes = g.call_function(gather, (shape, g.get_attr("axes"), 0, 0))
+        target = g.call_function(torch.stack, ([g.call_function(reduce_prod, (free, [0], False)),
+                                                g.call_function(reduce_prod, (axes, [0], False))], 0))
+        flat = g.call_function(reshape_dynamic, (x, target))
+        y = g.call_function(torch.matmul, (flat, g.get_attr("w")))
+        y = g.call_function(reshape_dynamic, (y, g.call_function(concat, ([free, g.get_attr("out")], 0))))
+        rows = g.call_function(reduce_prod, (g.call_function(strided_slice, (shape, [slice(None, 2, 1)])), [0], False))
+        tail = g.call_function(reduce_prod, (g.call_function(strided_slice, (shape, [slice(2, None, 1)])), [0], False))
+        ones = g.call_function(fill, (g.call_function(expand_dims, (rows, 0)), g.get_attr("one")))
+        g.output((y, ones, g.call_function(fill, (g.call_function(expand_dims, (tail, 0)), g.get_attr("one")))))
+    _, targets = _simplified(build, torch.randn(2, 3, 4))
+    assert sorted(t.__name__ for t in targets) == sorted(
+        ["reshape_to_spec", "matmul", "reshape_to_spec", "fill_to_spec", "fill_to_spec"]), targets
 
 
 def test_unet_decoder_transposed_conv_bias_and_concat_stay_nchw():
