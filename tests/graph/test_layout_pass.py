@@ -232,3 +232,43 @@ def test_unet_decoder_transposed_conv_bias_and_concat_stay_nchw():
         joined = g.call_function(concat, ([up, skip], -1))
         g.output(_conv(g, joined, "w3", 4))
     _check(build, expected_moves=2)
+
+
+def test_keras_layer_norm_lowering_becomes_layer_norm():
+    """Keras LayerNormalization as TF lowers it: Reshape to [1, rows, cols, 1] → FusedBatchNorm
+    (NCHW, training, ones/zeros from Fill, empty moments) → Reshape back."""
+    import operator
+
+    from torch_tfjs.graph.idioms import fold_idioms, layer_norm_trailing
+    from torch_tfjs.graph.ops.creation import fill
+    from torch_tfjs.graph.ops.graph import _shape
+    from torch_tfjs.graph.ops.normalization import fused_batch_norm
+    from torch_tfjs.graph.ops.reduction import reduce_prod
+    from torch_tfjs.graph.ops.slice_join import strided_slice
+    from torch_tfjs.graph.ops.transformation import expand_dims, reshape_dynamic
+    from torch_tfjs.graph.simplify import simplify_shapes
+
+    root = torch.nn.Module()
+    for name, value in (("one_i", 1), ("one", 1.0), ("zero", 0.0)):
+        root.register_buffer(name, torch.tensor(value, dtype=torch.int32 if name == "one_i" else torch.float32))
+    root.register_buffer("empty", torch.zeros(0))
+    g = fx.Graph()
+    x = g.placeholder("x")
+    shape = g.call_function(_shape, (x,))
+    rows = g.call_function(reduce_prod, (g.call_function(strided_slice, (shape, [slice(None, 2, 1)])), [0], False))
+    cols = g.call_function(reduce_prod, (g.call_function(strided_slice, (shape, [slice(2, None, 1)])), [0], False))
+    ones = g.call_function(fill, (g.call_function(expand_dims, (rows, 0)), g.get_attr("one")))
+    zeros = g.call_function(fill, (g.call_function(expand_dims, (rows, 0)), g.get_attr("zero")))
+    flat = g.call_function(reshape_dynamic, (x, g.call_function(
+        torch.stack, ([g.get_attr("one_i"), rows, cols, g.get_attr("one_i")], 0))))
+    bn = g.call_function(fused_batch_norm, (flat, ones, zeros, g.get_attr("empty"), g.get_attr("empty"), 1e-3, 1))
+    outs = [g.call_function(operator.getitem, (bn, i)) for i in range(6)]
+    g.output(g.call_function(reshape_dynamic, (outs[0], shape)))
+    reference = fx.GraphModule(root, copy.deepcopy(g))
+    simplify_shapes(g, root)
+    fold_idioms(g, root)
+    g.lint()
+    folded = fx.GraphModule(root, g)
+    assert [n.target for n in g.nodes if n.op == "call_function"] == [layer_norm_trailing], folded.code
+    x = torch.randn(2, 5, 3, 4) * 3 + 1
+    torch.testing.assert_close(folded(x), reference(x), rtol=1e-5, atol=1e-5)

@@ -30,6 +30,7 @@ from ..io import ModelArtifact, read_artifact
 from ..io.sources import PathLike
 from .._layout import WEIGHT_LAYOUTS
 from .functionalize import functionalize_loops, has_v1_loops
+from .idioms import fold_idioms
 from .layout import optimize_layout
 from .simplify import simplify_shapes
 from .ops.control_v1 import dead_aware, gate
@@ -92,6 +93,31 @@ def _as_tensor(value: Any) -> Any:
         # (np.ascontiguousarray would turn a 0-d array into 1-d)
         return torch.from_numpy(value if value.flags.c_contiguous else value.copy())
     return value
+
+
+#: Weight layout → the parameter viewed back in the TF layout (no copy): the inverse of
+#: ``WEIGHT_LAYOUTS[layout][0]`` as strides only (``WEIGHT_LAYOUTS[layout][1]`` makes it
+#: contiguous, i.e. copies).
+_TF_LAYOUT_VIEWS: Dict[str, Callable[[torch.Tensor, Tuple[int, ...]], torch.Tensor]] = {
+    "hwio_to_oihw": lambda t, shape: t.permute(2, 3, 1, 0),
+    "dhwio_to_oidhw": lambda t, shape: t.permute(2, 3, 4, 1, 0),
+    "hwcm_to_depthwise": lambda t, shape: t.view(shape[2], shape[3], shape[0], shape[1]).permute(2, 3, 0, 1),
+}
+
+
+def tf_layout_view(param: torch.Tensor, layout: str, tf_shape: Tuple[int, ...]) -> Optional[np.ndarray]:
+    """A NumPy view of ``param`` (stored in ``layout``) in its TF layout, sharing its memory; None
+    when the layout has no such view (the caller then keeps the original array)."""
+    fn = _TF_LAYOUT_VIEWS.get(layout)
+    if fn is None or param.device.type != "cpu":
+        return None
+    try:
+        view = fn(param.detach(), tf_shape)
+    except RuntimeError:  # not expressible as strides
+        return None
+    if tuple(view.shape) != tuple(tf_shape):
+        return None
+    return view.numpy()
 
 
 class GraphImporter:
@@ -200,38 +226,57 @@ class GraphImporter:
 
     # --- constants -----------------------------------------------------------------------------
     def const(self, node: NodeDef) -> Value:
-        """A Const node: float → trainable parameter; others → static value."""
+        """A Const node: float → trainable parameter; others → static value.
+
+        A float32 weight becomes a parameter sharing memory with the decoded array (no copy).
+        One stored in another layout (a conv filter, see ``param_layouts``) is transformed once;
+        the decoded array is then replaced, in ``artifact.weights`` and as the node's static
+        value, by a view of the parameter in the TF layout, so the original is freed instead
+        of staying alive next to its transformed copy."""
         key = f"{self.scope.weight_prefix}{node.name}"
+        if key in self.param_names:  # already a parameter (another scope or another build)
+            return self._get_attr(self.param_names[key])
         weights = self.artifact.weights
         if key in weights:
-            array = weights[key]
+            name = key
         elif node.name in weights:
-            array = weights[node.name]
+            name = node.name
         else:
             raise GraphError(f"{self.where}: Const node '{node.name}' has no weight '{key}' in the "
                              "manifest")
+        array = weights[name]
         dtype = TF_DTYPES.get(node.attrs.get("dtype", "DT_FLOAT"), torch.float32)
         if array.dtype == object:
             return Static(array, node.name)
         if dtype == torch.float32 and array.dtype == np.float32:
-            if key not in self.param_names:
-                attr = self._unique(key)
-                tensor = torch.from_numpy(array if array.flags.writeable else array.copy())
-                layout = self.scope.const_layouts.get(node.name)
-                if layout is not None:
-                    tensor = WEIGHT_LAYOUTS[layout][0](tensor)
-                    self.param_layouts[attr] = (layout, tuple(array.shape))
-                self.root.register_parameter(attr, nn.Parameter(tensor))
-                self.param_names[key] = attr
-                self.param_values[attr] = array
-            return self._get_attr(self.param_names[key])
+            attr = self._unique(key)
+            if not (array.flags.writeable and array.flags.c_contiguous):  # e.g. another
+                array = np.array(array, order="C")                       # parameter's view
+            tensor = torch.from_numpy(array)
+            layout = self.scope.const_layouts.get(node.name)
+            if layout is not None:
+                tf_shape = tuple(array.shape)
+                tensor = WEIGHT_LAYOUTS[layout][0](tensor)
+                self.param_layouts[attr] = (layout, tf_shape)
+            param = nn.Parameter(tensor)
+            self.root.register_parameter(attr, param)
+            self.param_names[key] = attr
+            if layout is not None and not np.shares_memory(array, tensor.numpy()):
+                view = tf_layout_view(param, layout, tf_shape)
+                if view is not None:
+                    if weights.get(name) is array:
+                        weights[name] = view
+                    array = view
+            self.param_values[attr] = array
+            return self._get_attr(attr)
         tensor = _as_tensor(np.array(array))
         if isinstance(dtype, torch.dtype) and tensor.dtype != dtype:
             tensor = tensor.to(dtype)
         return Static(tensor, node.name)
 
     def static_value(self, value: Value) -> Any:
-        """The import-time value behind ``value`` (numpy / Python object), or None."""
+        """The import-time value behind ``value`` (numpy / Python object), or None. A parameter's
+        value is its current value in the Const's TF layout (a view of it, not a copy)."""
         if isinstance(value, Static):
             v = value.value
             if isinstance(v, torch.Tensor):
@@ -431,6 +476,7 @@ class GraphImporter:
         finally:
             self._scopes.pop()
         simplify_shapes(scope.graph, self.root)
+        fold_idioms(scope.graph, self.root)
         optimize_layout(scope.graph, self.root)
         return fx.GraphModule(self.root, scope.graph, class_name="TfjsGraph")
 
