@@ -472,6 +472,8 @@ def report(args, subjects: List[dict], versions: Dict[str, str]) -> str:
          else ""))
     p(f"Latency: median of {args.runs} runs after {args.warmup} warm-up (tfjs: {args.tfjs_runs} after 1); "
       "torch_tfjs under eval() + no_grad(); torch.compile: fresh compile per model, format and batch")
+    p("Compile time: the first call of that compile (shorter when inductor's on-disk cache holds kernels "
+      "from an earlier run)")
     rows, loads, mismatches, bad_refs = [], [], [], []
     for s in subjects:
         p("")
