@@ -155,13 +155,16 @@ def test_json_file_with_any_name_and_file_url(tmp_path):
     assert read_artifact(renamed.as_uri()).weights["w"][2] == 2
 
 
-def test_weights_are_writable_views_not_copies(tmp_path):
+def test_weights_are_writable_arrays_of_their_own(tmp_path):
+    """Each weight owns its memory (no view keeps a whole shard alive); writing to it leaves
+    the file untouched."""
     data, specs = encode_weights([("a", np.arange(4, dtype=np.float32)), ("b", np.arange(4, dtype=np.float32))])
-    art = read_artifact(write_model(tmp_path, specs, [data]))
+    art = read_artifact(write_model(tmp_path, specs, [data[:10], data[10:]]))  # b straddles
     a, b = art.weights["a"], art.weights["b"]
-    assert a.base is not None and b.base is not None  # views into the shard buffer
-    assert a.flags.writeable
-    a[0] = 42.0  # copy-on-write mapping: the file on disk is untouched
+    for w in (a, b):
+        assert w.base is None and w.flags.owndata and w.flags.writeable and w.flags.c_contiguous
+    assert not np.shares_memory(a, b)
+    a[0] = 42.0
     assert read_artifact(tmp_path).weights["a"][0] == 0.0
 
 
@@ -278,3 +281,57 @@ def test_negative_shape_refused(tmp_path):
     path.write_text(json.dumps(model))
     with pytest.raises(ModelJSONError, match="non-negative ints"):
         read_artifact(path)
+
+
+def _mixed_group() -> tuple:
+    """Bytes and manifest entries of every kind of weight, back to back."""
+    rng = np.random.default_rng(1)
+    floats = rng.standard_normal(37).astype(np.float32)
+    plain, plain_specs = encode_weights([
+        ("f", floats), ("s", np.array([b"", b"ab", "\u00e9t\u00e9".encode(), b"x" * 300], dtype=object)),
+        ("i", np.arange(-5, 6, dtype=np.int32)), ("b", np.array([True, False, True]))])
+    f_end = floats.nbytes
+    codes = np.arange(0, 250, 3, dtype=np.uint8)
+    halves = rng.standard_normal(9).astype("<f2")
+    data = (plain[:f_end] + codes.tobytes() + plain[f_end:] + halves.tobytes()
+            + plain[f_end:])  # the strings, ints and bools again, after the halves
+    specs = [plain_specs[0],
+             {"name": "q", "shape": [len(codes)], "dtype": "float32",
+              "quantization": {"dtype": "uint8", "min": -1.5, "scale": 0.0117}},
+             *plain_specs[1:],
+             {"name": "h", "shape": [9], "dtype": "float32", "quantization": {"dtype": "float16"}},
+             *[{**spec, "name": spec["name"] + "2"} for spec in plain_specs[1:]]]
+    return data, specs
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+@pytest.mark.parametrize("shard", [1, 3, 7, 64, None])
+def test_any_shard_boundaries_decode_identically(tmp_path, shard, gz):
+    """Weights of every kind straddling shards of any size (read in place, or gunzipped in
+    memory) decode exactly as from one shard."""
+    data, specs = _mixed_group()
+    whole = read_artifact(write_model(tmp_path / "one", specs, [data])).weights
+    pieces = [data] if shard is None else [data[i:i + shard] for i in range(0, len(data), shard)]
+    if gz:
+        pieces = [gzip.compress(p) for p in pieces]
+    got = read_artifact(write_model(tmp_path / "split", specs, pieces)).weights
+    assert list(got) == list(whole)
+    for name, value in whole.items():
+        assert got[name].dtype == value.dtype and got[name].shape == value.shape, name
+        if value.dtype == object:
+            assert list(got[name]) == list(value), name
+        else:
+            assert got[name].tobytes() == value.tobytes(), name
+    assert list(got["s"]) == [b"", b"ab", "\u00e9t\u00e9".encode(), b"x" * 300]
+    assert got["q"][1] == np.float32(3 * 0.0117 - 1.5)
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+def test_truncated_group_names_the_weight_cut_short(tmp_path, gz):
+    """Sizes known up front (plain files) or only once read (gzip): the same error."""
+    data, specs = _mixed_group()
+    pieces = [data[:100], data[100:-2]]  # the last weight (3 bools) loses 2 bytes
+    if gz:
+        pieces = [gzip.compress(p) for p in pieces]
+    with pytest.raises(ShardSizeError, match=r"group1-shard2of2\.bin.*weight 'b2'"):
+        read_artifact(write_model(tmp_path, specs, pieces))

@@ -135,7 +135,7 @@ def read_artifact(src: PathLike, *, load_weights: bool = True, timeout: float = 
         initializer_signature=_optional_dict(model_json, "initializerSignature", where),
         raw=model_json, weight_groups=groups)
     if load_weights:
-        decoded = decode_manifest(groups, source.read_relative, source.describe)
+        decoded = decode_manifest(groups, source)
         for spec in specs:
             target = artifact.optimizer_weights if spec.group == "optimizer" else artifact.weights
             target[spec.name] = decoded[spec.name]

@@ -3,13 +3,17 @@
 A :class:`ModelSource` knows the location of ``model.json`` and its *base* (the folder or URL
 prefix that shard paths are relative to). It refuses any shard path that would leave the base,
 so nothing outside the model's folder or URL prefix is ever opened.
+
+Shards are handed to the weight decoder as :class:`ShardReader` streams so that each weight can
+be read straight into its own array: a local file is read in place (``preadv`` / ``readinto``,
+no whole-shard buffer); a downloaded or gzip-compressed shard is held in memory only until its
+weights are copied out.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import mmap
 import os
 import posixpath
 import re
@@ -17,7 +21,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Optional, Union
+from typing import BinaryIO, Dict, List, Optional, Sequence, Union
 
 from ..errors import FetchError, UnsafePathError
 
@@ -30,11 +34,14 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
-def maybe_gunzip(data: Union[bytes, bytearray, memoryview], what: str) -> Union[bytes, bytearray, memoryview]:
+Buffer = Union[bytes, bytearray, memoryview]
+
+
+def maybe_gunzip(data: Buffer, what: str) -> Buffer:
     """Decompress ``data`` when it starts with the gzip magic (some hosts serve tfjs files so)."""
     if bytes(data[:2]) == _GZIP_MAGIC:
         try:
-            return bytearray(gzip.decompress(bytes(data)))
+            return gzip.decompress(data)
         except (OSError, EOFError) as exc:
             raise FetchError(f"{what}: looks gzip-compressed but does not decompress: {exc}") from exc
     return data
@@ -65,8 +72,128 @@ def check_relative_path(path: str, model_file: str) -> str:
     return posixpath.normpath(path)
 
 
+class ShardReader:
+    """One shard opened for sequential reading: ``size`` bytes (after gunzip), read in order by
+    :meth:`readinto_many`. Closing it drops whatever it holds (file handle or downloaded bytes)."""
+
+    size: int
+
+    def readinto_many(self, views: Sequence[memoryview]) -> int:
+        """Fill the byte ``views`` in turn from the current position; the count read, short only
+        at the end of the shard."""
+        raise NotImplementedError
+
+    def readinto(self, view: memoryview) -> int:
+        return self.readinto_many([view])
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "ShardReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class BufferShard(ShardReader):
+    """A shard already in memory (downloaded, gunzipped): weights are copied out of it."""
+
+    def __init__(self, data: Buffer):
+        self._data: Optional[memoryview] = memoryview(data).cast("B")
+        self.size = len(self._data)
+        self._pos = 0
+
+    def readinto_many(self, views: Sequence[memoryview]) -> int:
+        total = 0
+        for view in views:
+            if self._data is None:
+                break
+            n = min(len(view), self.size - self._pos)
+            view[:n] = self._data[self._pos:self._pos + n]
+            self._pos += n
+            total += n
+            if n < len(view):
+                break
+        return total
+
+    def close(self) -> None:
+        self._data = None  # the downloaded bytes go with the last reference
+
+
+_IOV_MAX = 1024
+if hasattr(os, "sysconf"):
+    try:
+        _IOV_MAX = max(16, min(int(os.sysconf("SC_IOV_MAX")), 1024))
+    except (ValueError, OSError):
+        pass
+
+
+class FileShard(ShardReader):
+    """A local shard file, read in place: each weight straight into its array, no copy of the
+    file held. With ``os.preadv`` (Linux, BSD, macOS), one system call fills many weights."""
+
+    def __init__(self, fh: BinaryIO, size: int, name: str):
+        self._fh: Optional[BinaryIO] = fh  # unbuffered; positioned at 0
+        self.size = size
+        self.name = name
+        self._pos = 0
+
+    def readinto_many(self, views: Sequence[memoryview]) -> int:
+        if self._fh is None:
+            return 0
+        try:
+            if hasattr(os, "preadv"):
+                n = self._preadv(self._fh.fileno(), [v for v in views if len(v)])
+            else:
+                n = self._sequential(views)
+        except OSError as exc:
+            raise FetchError(f"cannot read {self.name}: {exc}") from exc
+        self._pos += n
+        return n
+
+    def _preadv(self, fd: int, views: List[memoryview]) -> int:
+        total, i = 0, 0
+        while i < len(views):
+            batch = views[i:i + _IOV_MAX]
+            n = os.preadv(fd, batch, self._pos + total)
+            if n <= 0:
+                break  # end of file
+            total += n
+            for view in batch:  # skip what was filled; a partly filled view continues
+                if n >= len(view):
+                    n -= len(view)
+                    i += 1
+                else:
+                    views[i] = view[n:]
+                    break
+        return total
+
+    def _sequential(self, views: Sequence[memoryview]) -> int:
+        assert self._fh is not None
+        total = 0
+        for view in views:
+            done = 0
+            while done < len(view):
+                n = self._fh.readinto(view[done:])
+                if not n:
+                    return total + done
+                done += n
+            total += done
+        return total
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
 class ModelSource:
-    """Abstract source of model.json and the files beside it."""
+    """Abstract source of model.json and the files beside it.
+
+    Subclasses implement :meth:`read_model_json`, :meth:`read_relative` and :meth:`describe`;
+    :meth:`open_relative` and :meth:`size_of` have working defaults built on ``read_relative``.
+    """
 
     #: Human-readable location of model.json (used in every error message).
     model_file: str
@@ -74,9 +201,18 @@ class ModelSource:
     def read_model_json(self) -> bytes:
         raise NotImplementedError
 
-    def read_relative(self, path: str) -> Union[bytes, bytearray, memoryview, mmap.mmap]:
+    def read_relative(self, path: str) -> Buffer:
         """Bytes of a file named relative to the base (already validated, gunzipped)."""
         raise NotImplementedError
+
+    def open_relative(self, path: str) -> ShardReader:
+        """A file named relative to the base, opened for sequential reading (gunzipped)."""
+        return BufferShard(self.read_relative(path))
+
+    def size_of(self, path: str) -> Optional[int]:
+        """The byte size :meth:`open_relative` will report, when known without reading the file
+        (None otherwise). Raises :class:`FetchError` for a file known to be missing."""
+        return None
 
     def describe(self, path: str) -> str:
         """Location of a relative file, for error messages."""
@@ -87,13 +223,14 @@ class ModelSource:
 
 
 class LocalSource(ModelSource):
-    """A model.json on the local file system; shards are memory-mapped copy-on-write."""
+    """A model.json on the local file system; shards are read in place, weight by weight."""
 
     def __init__(self, model_json: Path):
         self.path = model_json
         self.base = model_json.parent
         self._real_base = os.path.realpath(self.base)
         self.model_file = str(model_json)
+        self._resolved: Dict[str, Path] = {}  # checked shard paths (each is looked at twice)
 
     def read_model_json(self) -> bytes:
         try:
@@ -103,12 +240,15 @@ class LocalSource(ModelSource):
         return bytes(maybe_gunzip(data, self.model_file))
 
     def _resolve(self, path: str) -> Path:
+        if path in self._resolved:
+            return self._resolved[path]
         rel = check_relative_path(path, self.model_file)
         full = self.base / urllib.parse.unquote(rel)
         real = os.path.realpath(full)
         if os.path.commonpath([real, self._real_base]) != self._real_base:
             raise UnsafePathError(
                 f"{self.model_file}: weight path {path!r} resolves outside the model folder ({real})")
+        self._resolved[path] = full
         return full
 
     def exists(self, path: str) -> bool:
@@ -117,19 +257,38 @@ class LocalSource(ModelSource):
     def describe(self, path: str) -> str:
         return str(self.base / path)
 
-    def read_relative(self, path: str) -> Union[bytes, bytearray, memoryview, mmap.mmap]:
+    def read_relative(self, path: str) -> Buffer:
+        with self.open_relative(path) as shard:
+            out = bytearray(shard.size)
+            del out[shard.readinto(memoryview(out)):]
+        return out
+
+    def open_relative(self, path: str) -> ShardReader:
         full = self._resolve(path)
         try:
-            with open(full, "rb") as fh:
-                head = fh.read(2)
-                size = os.fstat(fh.fileno()).st_size
-                if head == _GZIP_MAGIC:
+            fh = open(full, "rb", buffering=0)
+        except FileNotFoundError as exc:
+            raise FetchError(f"{full}: no such file") from exc
+        except OSError as exc:
+            raise FetchError(f"cannot read {full}: {exc}") from exc
+        try:
+            if fh.read(2) == _GZIP_MAGIC:
+                with fh:
                     fh.seek(0)
-                    return maybe_gunzip(fh.read(), str(full))
-                if size == 0:
-                    return b""
-                # Copy-on-write mapping: zero-copy views that training may still write to.
-                return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)
+                    return BufferShard(maybe_gunzip(fh.read(), str(full)))
+            fh.seek(0)
+            return FileShard(fh, os.fstat(fh.fileno()).st_size, str(full))
+        except OSError as exc:
+            fh.close()
+            raise FetchError(f"cannot read {full}: {exc}") from exc
+
+    def size_of(self, path: str) -> Optional[int]:
+        full = self._resolve(path)
+        try:
+            with open(full, "rb", buffering=0) as fh:
+                if fh.read(2) == _GZIP_MAGIC:
+                    return None  # known once decompressed
+                return os.fstat(fh.fileno()).st_size
         except FileNotFoundError as exc:
             raise FetchError(f"{full}: no such file") from exc
         except OSError as exc:
@@ -163,12 +322,12 @@ class HttpSource(ModelSource):
     def exists(self, path: str) -> bool:  # pragma: no cover - only used by inspect
         return True
 
-    def _fetch(self, url: str) -> bytearray:
+    def _fetch(self, url: str) -> Buffer:
         cached = None
         if self.cache_dir is not None:
             cached = self.cache_dir / hashlib.sha256(url.encode()).hexdigest()
             if cached.is_file():
-                return bytearray(cached.read_bytes())
+                return cached.read_bytes()
         request = urllib.request.Request(url, headers={"User-Agent": "torch-tfjs"})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as resp:
@@ -199,7 +358,9 @@ class HttpSource(ModelSource):
     def read_model_json(self) -> bytes:
         return bytes(maybe_gunzip(self._fetch(self.url), self.url))
 
-    def read_relative(self, path: str) -> Union[bytes, bytearray, memoryview]:
+    def read_relative(self, path: str) -> Buffer:
+        """The whole shard (downloaded files are only ever whole): the weight decoder copies its
+        weights out and drops it before fetching the next one."""
         url = self._url_for(path)
         return maybe_gunzip(self._fetch(url), url)
 
