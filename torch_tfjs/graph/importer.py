@@ -252,16 +252,17 @@ class GraphImporter:
             attr = self._unique(key)
             if not (array.flags.writeable and array.flags.c_contiguous):  # e.g. another
                 array = np.array(array, order="C")                       # parameter's view
-            tensor = torch.from_numpy(array)
+            source = tensor = torch.from_numpy(array)
             layout = self.scope.const_layouts.get(node.name)
             if layout is not None:
                 tf_shape = tuple(array.shape)
-                tensor = WEIGHT_LAYOUTS[layout][0](tensor)
+                tensor = WEIGHT_LAYOUTS[layout][0](source)
                 self.param_layouts[attr] = (layout, tf_shape)
             param = nn.Parameter(tensor)
             self.root.register_parameter(attr, param)
             self.param_names[key] = attr
-            if layout is not None and not np.shares_memory(array, tensor.numpy()):
+            copied = tensor.untyped_storage().data_ptr() != source.untyped_storage().data_ptr()
+            if layout is not None and copied:
                 view = tf_layout_view(param, layout, tf_shape)
                 if view is not None:
                     if weights.get(name) is array:
