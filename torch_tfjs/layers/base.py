@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Callable, Dict, List, MutableMapping, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
 import torch
@@ -28,10 +28,24 @@ Tensors = Union[torch.Tensor, List[torch.Tensor]]
 
 @dataclass
 class WeightRef:
-    """A weight taken from the manifest: its full manifest name and its value."""
+    """A weight taken from the manifest: its full manifest name and its value.
+
+    ``store``: the mapping the value came from (the artifact's ``weights``), updated together
+    with ``value`` by :meth:`replace_value`.
+    """
 
     name: str
     value: np.ndarray
+    store: Optional[MutableMapping[str, np.ndarray]] = field(default=None, repr=False,
+                                                             compare=False)
+
+    def replace_value(self, value: np.ndarray) -> None:
+        """Hold ``value`` (same shape and contents: a view of the parameter made from this
+        weight) instead of the decoded array, here and in ``store``, so that the decoded array
+        is freed rather than kept beside its transformed copy."""
+        if self.store is not None and self.store.get(self.name) is self.value:
+            self.store[self.name] = value
+        self.value = value
 
 
 class WeightScope:
@@ -142,6 +156,23 @@ class KerasWeight:
         inverse = tuple(int(i) for i in np.argsort(self.permutation))
         return t.reshape(permuted_shape).permute(inverse)
 
+    def keras_view(self, tensor: torch.Tensor) -> Optional[np.ndarray]:
+        """:meth:`to_keras` as a NumPy view sharing ``tensor``'s memory (strides only), or None
+        when the layout is not expressible so (or the tensor is not on the CPU)."""
+        if tensor.device.type != "cpu":
+            return None
+        t = tensor.detach()
+        try:
+            if self.permutation is None:
+                view = t.view(self.keras_shape)
+            else:
+                permuted_shape = tuple(self.keras_shape[p] for p in self.permutation)
+                inverse = tuple(int(i) for i in np.argsort(self.permutation))
+                view = t.view(permuted_shape).permute(inverse)
+        except RuntimeError:  # would need a copy
+            return None
+        return view.numpy()
+
 
 def to_tensor(value: np.ndarray, dtype: Optional[torch.dtype] = None) -> torch.Tensor:
     """A torch tensor sharing memory with ``value`` when possible (weights are writable views)."""
@@ -187,9 +218,8 @@ class KerasLayer(nn.Module):
         still a parameter but frozen when ``trainable`` is True and the layer is not, or a buffer
         for non-trainable state (moving statistics).
         """
-        value = to_tensor(ref.value)
-        if value.dtype == torch.float64:
-            value = value.float()
+        source = to_tensor(ref.value)
+        value = source.float() if source.dtype == torch.float64 else source
         perm = tuple(permutation) if permutation is not None else None
         if perm is not None:
             value = value.permute(perm)
@@ -208,8 +238,15 @@ class KerasLayer(nn.Module):
         else:
             self.register_buffer(attr, value)
             registered = value
-        self._keras_weights.append(KerasWeight(ref.name, attr, tuple(ref.value.shape), perm,
-                                               trainable and self.keras_trainable))
+        weight = KerasWeight(ref.name, attr, tuple(ref.value.shape), perm,
+                             trainable and self.keras_trainable)
+        self._keras_weights.append(weight)
+        if value.untyped_storage().data_ptr() != source.untyped_storage().data_ptr():
+            # Transformed into a new tensor: the decoded array becomes a view of it in the
+            # Keras layout, so it is freed instead of staying alive beside the copy.
+            view = weight.keras_view(registered)
+            if view is not None:
+                ref.replace_value(view)
         return registered
 
     def keras_weights(self) -> List[Tuple[str, torch.Tensor]]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import (Any, Dict, Iterator, List, Mapping, MutableMapping, Optional, Sequence, Set,
+                    Tuple, Union)
 
 import numpy as np
 import torch
@@ -112,7 +113,10 @@ class WeightIndex:
 
     def __init__(self, weights: Mapping[str, np.ndarray], model_names: Sequence[str],
                  top_layers: Sequence[Mapping[str, Any]] = ()):
-        self.refs = {name: WeightRef(name, value) for name, value in weights.items()}
+        # Each ref writes back to ``weights`` when a layer replaces its decoded array by a view of
+        # the parameter it became (WeightRef.replace_value): no decoded copy outlives its layer.
+        store = weights if isinstance(weights, MutableMapping) else None
+        self.refs = {name: WeightRef(name, value, store) for name, value in weights.items()}
         self.consumed: Set[str] = set()
         self._by_layer: Dict[str, Dict[str, WeightRef]] = {}
         prefixes = [m + "/" for m in model_names if m]
