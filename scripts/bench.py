@@ -64,11 +64,23 @@ LOAD_TARGET = 1.5      # load ≤ 1.5× reading the weight bytes
 RSS_TARGET = 1.3       # peak RSS during load ≤ 1.3× weight bytes
 
 
-def compile_model(model):
+#: --compile-mode choices: how :func:`compile_model` compiles.
+COMPILE_MODES = {
+    "frozen": "torch_tfjs.optimize_for_inference (torch.compile, inductor, frozen weights)",
+    "frozen-cpp": "torch_tfjs.optimize_for_inference(cpp_wrapper=True) (frozen weights, C++ wrapper)",
+    "plain": "torch.compile(model) (inductor defaults)",
+}
+
+
+def compile_model(model, mode: str = "frozen"):
     """The one place the benchmark compiles a torch_tfjs model (graph and layers alike)."""
     import torch
 
-    return torch.compile(model)
+    import torch_tfjs
+
+    if mode == "plain":
+        return torch.compile(model)
+    return torch_tfjs.optimize_for_inference(model, cpp_wrapper=mode == "frozen-cpp")
 
 
 def log(message: str) -> None:
@@ -424,7 +436,7 @@ def measure_torch(args, s: dict, fmt: str) -> dict:
             continue
         try:
             torch._dynamo.reset()
-            compiled = compile_model(model)
+            compiled = compile_model(model, args.compile_mode)
             start = time.perf_counter()
             with torch.no_grad():
                 y = first_output(compiled(xt))
@@ -471,7 +483,8 @@ def report(args, subjects: List[dict], versions: Dict[str, str]) -> str:
       + ("  !!! the machine was busy: figures are noisy" if max(versions["loadavg"]) > 0.5 * (os.cpu_count() or 1)
          else ""))
     p(f"Latency: median of {args.runs} runs after {args.warmup} warm-up (tfjs: {args.tfjs_runs} after 1); "
-      "torch_tfjs under eval() + no_grad(); torch.compile: fresh compile per model, format and batch")
+      "torch_tfjs under eval() + no_grad(); torch.compile: fresh compile per model, format and batch, "
+      f"as {COMPILE_MODES[args.compile_mode]}")
     p("Compile time: the first call of that compile (shorter when inductor's on-disk cache holds kernels "
       "from an earlier run)")
     rows, loads, mismatches, bad_refs = [], [], [], []
@@ -629,7 +642,8 @@ def targets(rows: List[dict], loads: List[dict]) -> List[str]:
 def markdown(args, rows, loads, subjects, versions) -> List[str]:
     out = ["Markdown (README \"Performance\"):", "", machine_line(args, versions) + ".", "",
            f"Median of {args.runs} runs after {args.warmup} warm-up (tfjs: {args.tfjs_runs}); "
-           "ratios are to ONNX Runtime in the same run.", "",
+           "ratios are to ONNX Runtime in the same run; torch.compile is "
+           f"{COMPILE_MODES[args.compile_mode]}.", "",
            "| model | format | batch | ONNX Runtime | torch_tfjs eager | torch.compile | compile time | tfjs (Node, pure JS) |",
            "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -675,6 +689,8 @@ def parse_args(argv=None):
     ap.add_argument("--loads", type=int, default=5, help="timed loads (median)")
     ap.add_argument("--threads", type=int, default=0, help="torch and ORT intra-op threads (0: all cores)")
     ap.add_argument("--no-compile", action="store_true")
+    ap.add_argument("--compile-mode", choices=sorted(COMPILE_MODES), default="frozen",
+                    help="; ".join(f"{k}: {v}" for k, v in COMPILE_MODES.items()))
     ap.add_argument("--no-ort", action="store_true")
     ap.add_argument("--no-tfjs", action="store_true")
     ap.add_argument("--smoke", action="store_true",
