@@ -147,8 +147,21 @@ def _proc_status_kib(key: str) -> int:
     raise OSError(f"no {key} in /proc/self/status")
 
 
+def import_loaders() -> None:
+    """Import everything a load imports lazily (the importer, the builder, every op and layer
+    module), so that the RSS baseline holds the library's code and a load's figure is the load."""
+    import torch_tfjs.graph.importer  # noqa: F401
+    import torch_tfjs.layers.build  # noqa: F401
+    from torch_tfjs.graph import registry as op_registry
+    from torch_tfjs.layers import registry as layer_registry
+
+    op_registry._ensure_loaded()
+    layer_registry._ensure_loaded()
+
+
 def worker_rss(fmt: str, model_dir: Path, threads: int) -> dict:
-    """Peak RSS of one load over the RSS after ``import torch, torch_tfjs`` (KiB).
+    """Peak RSS of one load over the RSS after ``import torch, torch_tfjs`` and its loaders
+    (:func:`import_loaders`), in KiB.
 
     Linux: the peak (VmHWM) is reset to the current RSS after the imports (``/proc/self/clear_refs``),
     so neither the imports' own transient peak nor the parent's RSS, which ``ru_maxrss`` inherits
@@ -163,6 +176,7 @@ def worker_rss(fmt: str, model_dir: Path, threads: int) -> dict:
         return value // 1024 if sys.platform == "darwin" else value  # bytes on macOS
 
     torch.set_num_threads(threads)
+    import_loaders()
     gc.collect()
     try:
         Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to VmRSS

@@ -130,7 +130,7 @@ def test_nested_model_and_prefixed_weight_names(tmp_path):
     expected = hidden @ torch.from_numpy(w["outer/o1/kernel"]) + torch.from_numpy(w["outer/o1/bias"])
     assert torch.allclose(model(x), expected, atol=1e-5)
     assert isinstance(model.get_layer("inner"), torch_tfjs.LayersModel)
-    assert model.get_layer("inner").get_layer("i1").kernel.shape == (4, 3)
+    assert model.get_layer("inner").get_layer("i1").kernel.shape == (3, 4)  # Keras layout (in, out)
 
 
 def test_flattened_io_triples_and_keras3_index_weight_names(tmp_path):

@@ -32,20 +32,21 @@ def layer_activation(spec: LayerSpec, key: str = "activation"):
 
 @register_layer("Dense")
 class Dense(KerasLayer):
-    """``activation(x @ kernel + bias)`` on the last axis. ``kernel`` is stored (out, in) as in
-    ``nn.Linear``."""
+    """``activation(x @ kernel + bias)`` on the last axis. ``kernel`` keeps the Keras layout
+    (in, out): the decoded weights become the parameter with no copy, and ``F.linear`` reads the
+    transposed view (a plain ``x @ kernel`` GEMM)."""
 
     supports_masking = True
 
     def __init__(self, spec: LayerSpec):
         super().__init__(spec)
-        self.kernel = self.add_keras_weight("kernel", spec.weight("kernel", 0), permutation=(1, 0))
+        self.kernel = self.add_keras_weight("kernel", spec.weight("kernel", 0))
         self.use_bias = bool(spec.config.get("use_bias", True))
         self.bias = (self.add_keras_weight("bias", spec.weight("bias", 1)) if self.use_bias else None)
         self.activation = layer_activation(spec)
 
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
-        return self.activation(F.linear(inputs, self.kernel, self.bias))
+        return self.activation(F.linear(inputs, self.kernel.t(), self.bias))
 
 
 @register_layer("Activation")
