@@ -10,13 +10,18 @@ semantics, so fine-tuning on top of a frozen backbone leaves its statistics alon
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 
 from .base import KerasLayer, LayerSpec
 from .registry import register_layer
+
+
+def _compiling() -> bool:
+    is_compiling = getattr(torch.compiler, "is_compiling", None)
+    return bool(is_compiling()) if is_compiling is not None else False
 
 
 def _axes(spec: LayerSpec, default: Any = -1) -> List[int]:
@@ -63,12 +68,39 @@ class BatchNormalization(KerasLayer):
         axis = self.axis % like.dim()
         return y if axis == 1 else y.movedim(1, axis)
 
+    _affine_cache: Optional[tuple] = None
+
+    def _inference_affine(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(scale, shift) with ``y = x * scale + shift`` in inference, cached until one of the four
+        tensors changes (in-place updates bump ``_version``; a replaced tensor has a new one)."""
+        tensors = (self.moving_mean, self.moving_variance, self.gamma, self.beta)
+        key = tuple((id(t), t._version) if t is not None else None for t in tensors)
+        if self._affine_cache is None or self._affine_cache[0] != key:
+            scale = torch.rsqrt(self.moving_variance + self.epsilon)
+            if self.gamma is not None:
+                scale = scale * self.gamma
+            shift = -self.moving_mean * scale
+            if self.beta is not None:
+                shift = shift + self.beta
+            self._affine_cache = (key, scale, shift)
+        return self._affine_cache[1], self._affine_cache[2]
+
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
-        x = self._channels_first(inputs)
         if not (self.is_training(training) and self.keras_trainable):
+            if not torch.is_grad_enabled() and not torch.jit.is_tracing() and not _compiling():
+                # Inference without autograd: one fused multiply-add in the input's own layout
+                # (about half the time of batch_norm on a channels-last view).
+                scale, shift = self._inference_affine()
+                axis = self.axis % inputs.dim()
+                if axis != inputs.dim() - 1:
+                    shape = [-1] + [1] * (inputs.dim() - 1 - axis)
+                    scale, shift = scale.reshape(shape), shift.reshape(shape)
+                return torch.addcmul(shift, inputs, scale)
+            x = self._channels_first(inputs)
             y = F.batch_norm(x, self.moving_mean, self.moving_variance, self.gamma, self.beta,
                              False, 0.0, self.epsilon)
             return self._restore(y, inputs)
+        x = self._channels_first(inputs)
         dims = [d for d in range(x.dim()) if d != 1]
         mean = x.mean(dim=dims)
         var = x.var(dim=dims, unbiased=False)
