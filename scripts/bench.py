@@ -66,8 +66,8 @@ RSS_TARGET = 1.3       # peak RSS during load ≤ 1.3× weight bytes
 
 #: --compile-mode choices: how :func:`compile_model` compiles.
 COMPILE_MODES = {
-    "frozen": "torch_tfjs.optimize_for_inference (torch.compile, inductor, frozen weights)",
-    "frozen-cpp": "torch_tfjs.optimize_for_inference(cpp_wrapper=True) (frozen weights, C++ wrapper)",
+    "frozen": "torch_tfjs.optimize_for_inference (torch.compile, inductor, frozen weights, C++ wrapper)",
+    "frozen-python": "torch_tfjs.optimize_for_inference(cpp_wrapper=False) (frozen weights, Python wrapper)",
     "plain": "torch.compile(model) (inductor defaults)",
 }
 
@@ -80,7 +80,7 @@ def compile_model(model, mode: str = "frozen"):
 
     if mode == "plain":
         return torch.compile(model)
-    return torch_tfjs.optimize_for_inference(model, cpp_wrapper=mode == "frozen-cpp")
+    return torch_tfjs.optimize_for_inference(model, cpp_wrapper=mode != "frozen-python")
 
 
 def log(message: str) -> None:

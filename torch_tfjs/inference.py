@@ -44,14 +44,15 @@ class InferenceModel(nn.Module):
 
 
 def optimize_for_inference(model: nn.Module, *, dynamic: Optional[bool] = False,
-                           cpp_wrapper: bool = False, backend: str = "inductor") -> InferenceModel:
+                           cpp_wrapper: bool = True, backend: str = "inductor") -> InferenceModel:
     """Compile a LayersModel or GraphModel for inference with frozen weights.
 
     - ``dynamic=False`` (default) compiles one specialised kernel set per input shape (the first
       call with a new batch size compiles again); ``None`` lets torch decide, ``True`` compiles
       once for any batch size (slower kernels on the CPU).
-    - ``cpp_wrapper=True`` has inductor drive the kernels from C++ instead of Python: less
-      per-kernel overhead (it matters for small inputs) for about twice the compile time.
+    - ``cpp_wrapper=True`` (default) has inductor drive the kernels from C++ instead of Python:
+      less per-kernel overhead, which matters for small inputs (MobileNetV2 at batch 1: about
+      20% faster), for a longer first compile; ``False`` uses inductor's Python wrapper.
 
     ``model`` is put in eval mode and shared, not copied; it stays trainable and its own weights
     are not modified. Inductor copies the weights it transforms (BatchNorm folded into convs,
