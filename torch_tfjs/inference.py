@@ -10,7 +10,7 @@ compiles that way and keeps the trained model untouched.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import torch
 from torch import nn
@@ -28,19 +28,27 @@ class InferenceModel(nn.Module):
                  backend: str) -> None:
         super().__init__()
         self.model = model
-        self._inductor = backend == "inductor"
-        self._options = {"freezing": True, "cpp_wrapper": cpp_wrapper}
-        self._compiled = torch.compile(model, dynamic=dynamic, backend=backend)
+        chosen: Any = _frozen_inductor({"freezing": True, "cpp_wrapper": cpp_wrapper}) \
+            if backend == "inductor" else backend
+        self._compiled = torch.compile(model, dynamic=dynamic, backend=chosen)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        with torch.no_grad():
-            if not self._inductor:
-                return self._compiled(*args, **kwargs)
-            # Inductor reads these when it compiles, which happens lazily on a call that meets a
-            # new input shape, so they are set around every call (config.patch is cheap).
-            import torch._inductor.config as inductor_config
-            with inductor_config.patch(self._options):
-                return self._compiled(*args, **kwargs)
+        with torch.no_grad():  # freezing applies to graphs compiled without autograd
+            return self._compiled(*args, **kwargs)
+
+
+def _frozen_inductor(options: Dict[str, Any]) -> Callable[..., Any]:
+    """Inductor with ``options`` set while it compiles (a new input shape compiles again, inside
+    a later call), and nowhere else: no per-call cost, no effect on other compiles."""
+
+    def frozen_inductor(gm: torch.fx.GraphModule, example_inputs: List[Any]) -> Any:
+        from torch._inductor import config
+        from torch._inductor.compile_fx import compile_fx
+
+        with config.patch(options):
+            return compile_fx(gm, example_inputs)
+
+    return frozen_inductor
 
 
 def optimize_for_inference(model: nn.Module, *, dynamic: Optional[bool] = False,
