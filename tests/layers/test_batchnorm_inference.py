@@ -41,3 +41,51 @@ def test_cached_affine_follows_in_place_updates_and_replacements():
     assert not torch.allclose(before, after)
     assert not torch.allclose(after, replaced)
     torch.testing.assert_close(replaced, model(x).detach(), rtol=1e-5, atol=1e-6)
+
+
+def _mobilenet_like():
+    case = next(c for c in discover("models") if c.name == "mobilenet_like")
+    return case, torch_tfjs.load_layers_model(case.path)
+
+
+def _unfolded(model):
+    model._fold_plan = {}  # run every BatchNormalization as its own layer
+    return model
+
+
+def test_conv_batch_norm_pairs_fold_in_inference_and_match_tfjs():
+    case, model = _mobilenet_like()
+    plan = model._batch_norm_folds()
+    kinds = {type(model._modules[model._layer_attrs[model._nodes[p].layer]]).__name__ for p in plan}
+    assert len(plan) == 10 and kinds == {"Conv2D", "DepthwiseConv2D"}
+    x = torch.from_numpy(case.inputs()[0])
+    with torch.no_grad():
+        folded = model(x)
+        unfolded = _unfolded(torch_tfjs.load_layers_model(case.path))(x)
+    assert_matches(folded, case.outputs()[0], case.tolerance, "folded")
+    torch.testing.assert_close(folded, unfolded, rtol=1e-5, atol=1e-5)
+
+
+def test_folded_inference_is_differentiable_like_the_layers():
+    """eval() with autograd (fine-tuning on top of frozen BatchNorm statistics): the folded
+    convolution gives the gradients of conv → BatchNorm."""
+    case, folded = _mobilenet_like()
+    unfolded = _unfolded(torch_tfjs.load_layers_model(case.path))
+    x = torch.from_numpy(case.inputs()[0])
+    grads = []
+    for model in (folded.eval(), unfolded.eval()):
+        model.zero_grad()
+        model(x).square().sum().backward()
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+    assert grads[0].keys() == grads[1].keys() and any("gamma" in n for n in grads[0])
+    for name in grads[0]:
+        torch.testing.assert_close(grads[0][name], grads[1][name], rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_training_mode_does_not_fold():
+    case, model = _mobilenet_like()
+    bn = next(m for m in model.modules() if type(m).__name__ == "BatchNormalization")
+    before = bn.moving_mean.clone()
+    model.train()
+    model(torch.from_numpy(case.inputs()[0]))
+    assert not torch.equal(bn.moving_mean, before)  # batch statistics ran and updated the moving ones

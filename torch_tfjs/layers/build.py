@@ -499,10 +499,24 @@ class LayersModel(KerasLayer):
                 return [fetch(s, table) for s in structure]
             return table[structure]
 
-        for node in self._nodes:
+        folds = self._batch_norm_folds()
+        folded: Set[int] = set()
+        for position, node in enumerate(self._nodes):
+            if position in folded:
+                continue
             layer = self._modules[self._layer_attrs[node.layer]]
             args = fetch(node.inputs, values)
             arg_masks = fetch(node.inputs, value_masks)
+            if position in folds and arg_masks[0] is None:
+                bn_node = self._nodes[folds[position]]
+                bn = self._modules[self._layer_attrs[bn_node.layer]]
+                bn_flag = bn_node.training if bn_node.training is not None else training
+                if bn.infers(bn_flag):  # conv → inference BatchNorm as one convolution
+                    values[(bn_node.layer, bn_node.index, 0)] = layer.run_with_batch_norm(
+                        args[0], *bn.inference_affine())
+                    value_masks[(bn_node.layer, bn_node.index, 0)] = None
+                    folded.add(folds[position])
+                    continue
             if node.positional is not None:  # kwarg tensors ride along after the positional ones
                 args, kw_args = args[:node.positional], args
                 arg_masks, kw_masks = arg_masks[:node.positional], arg_masks
@@ -539,6 +553,47 @@ class LayersModel(KerasLayer):
                 values[(node.layer, node.index, i)] = r
                 value_masks[(node.layer, node.index, i)] = om
         return ([values[k] for k in self._outputs], [value_masks.get(k) for k in self._outputs])
+
+    _fold_plan: Optional[Dict[int, int]] = None
+
+    def _batch_norm_folds(self) -> Dict[int, int]:
+        """Node position of a linear convolution → position of the BatchNormalization that alone
+        reads its output (over the channel axis): pairs that inference runs as one convolution
+        (the model's weights are untouched). Worked out once, on the first call."""
+        if self._fold_plan is None:
+            from .conv import _Conv
+            from .normalization import BatchNormalization
+
+            uses: Dict[str, int] = {}
+            readers: Dict[TensorKey, List[int]] = {}
+            for position, node in enumerate(self._nodes):
+                uses[node.layer] = uses.get(node.layer, 0) + 1
+                stack: List[Any] = [node.inputs]
+                while stack:
+                    item = stack.pop()
+                    if isinstance(item, list):
+                        stack.extend(item)
+                    else:
+                        readers.setdefault(item, []).append(position)
+            plan: Dict[int, int] = {}
+            outputs = set(self._outputs)
+            for position, node in enumerate(self._nodes):
+                conv = self._modules[self._layer_attrs[node.layer]]
+                key = (node.layer, node.index, 0)
+                if not (isinstance(conv, _Conv) and conv.foldable_kernel and conv.linear_activation
+                        and uses[node.layer] == 1 and key not in outputs and len(readers.get(key, [])) == 1
+                        and not (node.as_list or node.constants or node.call_kwargs)):
+                    continue
+                bn_position = readers[key][0]
+                bn_node = self._nodes[bn_position]
+                bn = self._modules[self._layer_attrs[bn_node.layer]]
+                if (isinstance(bn, BatchNormalization) and uses[bn_node.layer] == 1
+                        and bn_node.inputs == [key] and not (bn_node.as_list or bn_node.constants
+                                                            or bn_node.call_kwargs)
+                        and bn.axis % (conv.rank + 2) == conv.channel_axis):
+                    plan[position] = bn_position
+            self._fold_plan = plan
+        return self._fold_plan
 
     # --- summary ----------------------------------------------------------------------------
     def summary(self, line_length: int = 90, print_fn: Any = print) -> str:

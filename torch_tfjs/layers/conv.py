@@ -69,6 +69,27 @@ class _Conv(KerasLayer):
             raise spec.error("padding 'causal' is only defined for 1-D convolutions")
         self.use_bias = bool(spec.config.get("use_bias", True))
         self.activation = layer_activation(spec)
+        self.linear_activation = spec.config.get("activation") in (None, "linear")
+
+    #: The attribute holding the torch-layout kernel ``(out, in / groups, *spatial)`` when a
+    #: following BatchNormalization can be folded into it (see :meth:`run_with_batch_norm`).
+    foldable_kernel: Optional[str] = None
+
+    @property
+    def channel_axis(self) -> int:
+        """The output's channel axis (``rank + 2`` dims)."""
+        return 1 if self.channels_first else self.rank + 1
+
+    def run_with_batch_norm(self, inputs: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        """This (linear) convolution followed by an inference BatchNormalization ``y * scale +
+        shift``, as one convolution with the kernel and bias scaled: Keras's conv → BN in one
+        kernel. Differentiable; under ``torch.compile`` with frozen weights the scaled kernel is
+        a constant."""
+        kernel = getattr(self, self.foldable_kernel or "")
+        kernel = kernel * scale.reshape((-1,) + (1,) * (kernel.dim() - 1))
+        bias = shift if self.bias is None else self.bias * scale + shift
+        return self._run(inputs, lambda x: tf_conv(x, kernel, bias, self.rank, self.strides, self.padding,
+                                                     self.dilation, groups=self.groups))
 
     def _run(self, x: torch.Tensor, fn) -> torch.Tensor:  # type: ignore[no-untyped-def]
         if self.channels_first:
@@ -84,6 +105,7 @@ class Conv2D(_Conv):
     """N-D convolution (Conv1D / Conv2D / Conv3D by ``rank``)."""
 
     rank = 2
+    foldable_kernel = "kernel"
 
     def __init__(self, spec: LayerSpec):
         super().__init__(spec)
@@ -119,6 +141,7 @@ class DepthwiseConv2D(_Conv):
     runs them, Keras-written ones with their dilation."""
 
     rank = 2
+    foldable_kernel = "depthwise_kernel"
 
     def __init__(self, spec: LayerSpec):
         super().__init__(spec)

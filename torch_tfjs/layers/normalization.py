@@ -24,6 +24,11 @@ def _compiling() -> bool:
     return bool(is_compiling()) if is_compiling is not None else False
 
 
+def _plain_inference() -> bool:
+    """Eager, without autograd: results may be cached and computed in any layout."""
+    return not torch.is_grad_enabled() and not torch.jit.is_tracing() and not _compiling()
+
+
 def _axes(spec: LayerSpec, default: Any = -1) -> List[int]:
     axis = spec.config.get("axis", default)
     return [int(a) for a in axis] if isinstance(axis, (list, tuple)) else [int(axis)]
@@ -70,27 +75,35 @@ class BatchNormalization(KerasLayer):
 
     _affine_cache: Optional[tuple] = None
 
-    def _inference_affine(self) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(scale, shift) with ``y = x * scale + shift`` in inference, cached until one of the four
-        tensors changes (in-place updates bump ``_version``; a replaced tensor has a new one)."""
+    def infers(self, training: Optional[bool]) -> bool:
+        """Whether a call with this ``training`` flag normalises with the moving statistics."""
+        return not (self.is_training(training) and self.keras_trainable)
+
+    def inference_affine(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(scale, shift) with inference output ``x * scale + shift`` (per channel). Without
+        autograd (and outside tracing / compiling) cached until one of the four tensors changes:
+        in-place updates bump ``_version``, a replaced tensor has a new id."""
+        cacheable = _plain_inference()
         tensors = (self.moving_mean, self.moving_variance, self.gamma, self.beta)
-        key = tuple((id(t), t._version) if t is not None else None for t in tensors)
-        if self._affine_cache is None or self._affine_cache[0] != key:
-            scale = torch.rsqrt(self.moving_variance + self.epsilon)
-            if self.gamma is not None:
-                scale = scale * self.gamma
-            shift = -self.moving_mean * scale
-            if self.beta is not None:
-                shift = shift + self.beta
+        key = tuple((id(t), t._version) if t is not None else None for t in tensors) if cacheable else None
+        if key is not None and self._affine_cache is not None and self._affine_cache[0] == key:
+            return self._affine_cache[1], self._affine_cache[2]
+        scale = torch.rsqrt(self.moving_variance + self.epsilon)
+        if self.gamma is not None:
+            scale = scale * self.gamma
+        shift = -self.moving_mean * scale
+        if self.beta is not None:
+            shift = shift + self.beta
+        if key is not None:
             self._affine_cache = (key, scale, shift)
-        return self._affine_cache[1], self._affine_cache[2]
+        return scale, shift
 
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
-        if not (self.is_training(training) and self.keras_trainable):
-            if not torch.is_grad_enabled() and not torch.jit.is_tracing() and not _compiling():
+        if self.infers(training):
+            if _plain_inference():
                 # Inference without autograd: one fused multiply-add in the input's own layout
                 # (about half the time of batch_norm on a channels-last view).
-                scale, shift = self._inference_affine()
+                scale, shift = self.inference_affine()
                 axis = self.axis % inputs.dim()
                 if axis != inputs.dim() - 1:
                     shape = [-1] + [1] * (inputs.dim() - 1 - axis)
