@@ -10,7 +10,7 @@ compiles that way and keeps the trained model untouched.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 import torch
 from torch import nn
@@ -28,27 +28,27 @@ class InferenceModel(nn.Module):
                  backend: str) -> None:
         super().__init__()
         self.model = model
-        chosen: Any = _frozen_inductor({"freezing": True, "cpp_wrapper": cpp_wrapper}) \
-            if backend == "inductor" else backend
-        self._compiled = torch.compile(model, dynamic=dynamic, backend=chosen)
+        self._options: Dict[str, Any] = {"freezing": True, "cpp_wrapper": cpp_wrapper} \
+            if backend == "inductor" else {}
+        self._compiled = torch.compile(model, dynamic=dynamic, backend=backend)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         with torch.no_grad():  # freezing applies to graphs compiled without autograd
-            return self._compiled(*args, **kwargs)
-
-
-def _frozen_inductor(options: Dict[str, Any]) -> Callable[..., Any]:
-    """Inductor with ``options`` set while it compiles (a new input shape compiles again, inside
-    a later call), and nowhere else: no per-call cost, no effect on other compiles."""
-
-    def frozen_inductor(gm: torch.fx.GraphModule, example_inputs: List[Any]) -> Any:
-        from torch._inductor import config
-        from torch._inductor.compile_fx import compile_fx
-
-        with config.patch(options):
-            return compile_fx(gm, example_inputs)
-
-    return frozen_inductor
+            if not self._options:
+                return self._compiled(*args, **kwargs)
+            # Compiling happens lazily, inside a call that meets a new input shape, and freezing
+            # must be on from Dynamo's capture (it marks the weights constant) to inductor's
+            # lowering: so the options are set around every call and restored after it (a few
+            # microseconds; no effect on the user's other compiles).
+            from torch._inductor import config
+            saved = {key: getattr(config, key) for key in self._options}
+            for key, value in self._options.items():
+                setattr(config, key, value)
+            try:
+                return self._compiled(*args, **kwargs)
+            finally:
+                for key, value in saved.items():
+                    setattr(config, key, value)
 
 
 def optimize_for_inference(model: nn.Module, *, dynamic: Optional[bool] = False,
