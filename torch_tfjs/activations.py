@@ -121,6 +121,15 @@ ACTIVATIONS: Dict[str, Activation] = {
     "hard_swish": hard_silu,
 }
 
+#: Activations that reduce over the last axis; every other one acts per element.
+AXIS_ACTIVATIONS = frozenset({"softmax", "log_softmax"})
+
+
+def is_elementwise(value: Any) -> bool:
+    """Whether the activation ``value`` names acts per element (all but softmax / log_softmax)."""
+    return activation_name(value) not in AXIS_ACTIVATIONS
+
+
 _ALIASES = {
     "hardsigmoid": "hard_sigmoid", "hard_sigmoid": "hard_sigmoid", "logsoftmax": "log_softmax",
     "gelunew": "gelu_new", "none": "linear", "": "linear", "hardsilu": "hard_silu",

@@ -89,3 +89,22 @@ def test_training_mode_does_not_fold():
     model.train()
     model(torch.from_numpy(case.inputs()[0]))
     assert not torch.equal(bn.moving_mean, before)  # batch statistics ran and updated the moving ones
+
+
+def test_conv_chain_runs_on_nchw_views_with_axis_moves_only_at_the_edges():
+    """Conv → BatchNorm → ReLU → DepthwiseConv ... → Add pass NCHW views along
+    (KerasLayer.forward_channels_first): no axis move around each conv, in eval and in train."""
+    from torch.profiler import profile
+
+    case, model = _mobilenet_like()
+    x = torch.from_numpy(case.inputs()[0])
+    for training in (False, True):
+        model.train(training)
+        with torch.no_grad(), profile() as prof:
+            out = model(x)
+        moves = sum(1 for e in prof.events() if e.name == "aten::movedim")
+        convs = sum(1 for e in prof.events() if e.name == "aten::convolution")
+        assert convs == 10
+        assert moves == 1, (training, moves)  # the input's view; GlobalAveragePooling ends it
+        if not training:
+            assert_matches(out, case.outputs()[0], case.tolerance, "views")

@@ -22,6 +22,7 @@ def _made_by_tfjs(spec: LayerSpec) -> bool:
 class ReLU(KerasLayer):
     """Keras ReLU: ``max_value`` cap, ``negative_slope`` below ``threshold``."""
 
+    elementwise = True
     supports_masking = True
 
     def __init__(self, spec: LayerSpec):
@@ -44,6 +45,7 @@ class ReLU(KerasLayer):
 class LeakyReLU(KerasLayer):
     """``alpha`` (Keras 2 / tfjs, default 0.3) or ``negative_slope`` (Keras 3)."""
 
+    elementwise = True
     supports_masking = True
 
     def __init__(self, spec: LayerSpec):
@@ -71,6 +73,7 @@ class PReLU(KerasLayer):
 
 @register_layer("ELU")
 class ELU(KerasLayer):
+    elementwise = True
     supports_masking = True
 
     def __init__(self, spec: LayerSpec):
@@ -85,6 +88,7 @@ class ELU(KerasLayer):
 class ThresholdedReLU(KerasLayer):
     """``x if x > theta else 0``."""
 
+    elementwise = True
     supports_masking = True
 
     def __init__(self, spec: LayerSpec):

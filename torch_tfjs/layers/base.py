@@ -259,6 +259,23 @@ class KerasLayer(nn.Module):
         return out
 
     # --- call protocol ---------------------------------------------------------------------
+    #: The layer acts per element (broadcasting, no axis): it runs unchanged on NCHW views.
+    elementwise = False
+    #: :meth:`forward_channels_first` also takes a plain channels-last input (viewing it itself).
+    views_its_input = False
+
+    def forward_channels_first(self, inputs: Any, training: Optional[bool] = None
+                               ) -> Optional[Tuple[torch.Tensor, bool]]:
+        """The LayersModel's layout fast path (no masks): ``inputs`` are the NCHW views of
+        channels-last tensors (``_layout.to_channels_first``); returns ``(result, is_view)``,
+        ``is_view`` telling whether the result is again the NCHW view of a channels-last tensor
+        (else it is the layer's ordinary output), or None to run :meth:`forward` instead. Chains
+        of such layers (conv → BatchNorm → activation → add → conv ...) then pass views along with
+        no axis moves in between."""
+        if self.elementwise:
+            return self(inputs, training=training), True
+        return None
+
     def compute_mask(self, inputs: Tensors, mask: Optional[Any]) -> Optional[Any]:
         """The mask of this layer's output; by default Keras semantics: pass it through if
         ``supports_masking`` else drop it."""

@@ -19,6 +19,7 @@ from torch import nn
 
 from ..errors import (GraphError, LayerConfigError, ModelInputError, ModelJSONError,
                       UnsupportedLayerError, WeightMismatchError)
+from .._layout import to_channels_first, to_channels_last
 from ..activations import is_keras3
 from ..io import ModelArtifact, read_artifact
 from ..io.sources import PathLike
@@ -497,26 +498,58 @@ class LayersModel(KerasLayer):
         def fetch(structure: Any, table: Mapping[TensorKey, Any]) -> Any:
             if isinstance(structure, list):
                 return [fetch(s, table) for s in structure]
+            if table is values and structure not in values:  # only its NCHW view was made
+                values[structure] = to_channels_last(views[structure])
             return table[structure]
 
         folds = self._batch_norm_folds()
         folded: Set[int] = set()
+        # NCHW views of channels-last values, passed between layers that run on them
+        # (KerasLayer.forward_channels_first): no axis moves inside conv chains.
+        views: Dict[TensorKey, torch.Tensor] = {}
+
+        def view_of(key: TensorKey) -> torch.Tensor:
+            return views[key] if key in views else to_channels_first(values[key])
+
+        def store(key: TensorKey, result: torch.Tensor, is_view: bool) -> None:
+            if is_view:
+                views[key] = result  # the channels-last value is made when a layer asks for it
+            else:
+                values[key] = result
+            value_masks[key] = None
+
         for position, node in enumerate(self._nodes):
             if position in folded:
                 continue
             layer = self._modules[self._layer_attrs[node.layer]]
-            args = fetch(node.inputs, values)
             arg_masks = fetch(node.inputs, value_masks)
             if position in folds and arg_masks[0] is None:
                 bn_node = self._nodes[folds[position]]
                 bn = self._modules[self._layer_attrs[bn_node.layer]]
                 bn_flag = bn_node.training if bn_node.training is not None else training
                 if bn.infers(bn_flag):  # conv → inference BatchNorm as one convolution
-                    values[(bn_node.layer, bn_node.index, 0)] = layer.run_with_batch_norm(
-                        args[0], *bn.inference_affine())
-                    value_masks[(bn_node.layer, bn_node.index, 0)] = None
+                    scale, shift = bn.inference_affine()
+                    if layer.views_its_input:
+                        y = layer.run_with_batch_norm(view_of(node.inputs[0]), scale, shift, True)
+                        store((bn_node.layer, bn_node.index, 0), y, True)
+                    else:
+                        store((bn_node.layer, bn_node.index, 0),
+                              layer.run_with_batch_norm(fetch(node.inputs[0], values), scale, shift), False)
                     folded.add(folds[position])
                     continue
+            if isinstance(layer, KerasLayer) and not (node.constants or node.call_kwargs or node.positional is not None) \
+                    and all(isinstance(k, tuple) for k in node.inputs) \
+                    and all(mk is None for mk in arg_masks) and not isinstance(layer, LayersModel) \
+                    and (all(k in views for k in node.inputs)
+                         or (layer.views_its_input and len(node.inputs) == 1)):
+                inputs_nchw = [view_of(k) for k in node.inputs]
+                if len({t.dim() for t in inputs_nchw}) == 1:
+                    flag = node.training if node.training is not None else training
+                    out = layer.forward_channels_first(inputs_nchw if node.as_list else inputs_nchw[0], flag)
+                    if out is not None:
+                        store((node.layer, node.index, 0), *out)
+                        continue
+            args = fetch(node.inputs, values)
             if node.positional is not None:  # kwarg tensors ride along after the positional ones
                 args, kw_args = args[:node.positional], args
                 arg_masks, kw_masks = arg_masks[:node.positional], arg_masks
@@ -552,7 +585,7 @@ class LayersModel(KerasLayer):
             for i, (r, om) in enumerate(zip(results, out_masks)):
                 values[(node.layer, node.index, i)] = r
                 value_masks[(node.layer, node.index, i)] = om
-        return ([values[k] for k in self._outputs], [value_masks.get(k) for k in self._outputs])
+        return (fetch(list(self._outputs), values), [value_masks.get(k) for k in self._outputs])
 
     _fold_plan: Optional[Dict[int, int]] = None
 

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from .._layout import to_channels_first, to_channels_last
 from .._padding import same_pads_nd, split_symmetric
 from .base import KerasLayer, LayerSpec, conf_tuple, data_format, snake
+from ..activations import is_elementwise
 from .core import layer_activation
 from .registry import register_layer
 
@@ -70,6 +71,15 @@ class _Conv(KerasLayer):
         self.use_bias = bool(spec.config.get("use_bias", True))
         self.activation = layer_activation(spec)
         self.linear_activation = spec.config.get("activation") in (None, "linear")
+        self.views_its_input = not self.channels_first and is_elementwise(spec.config.get("activation"))
+
+    def forward_channels_first(self, inputs: Any, training: Optional[bool] = None
+                               ) -> Optional[Tuple[torch.Tensor, bool]]:
+        """The convolution on an NCHW view, its (elementwise) activation applied there too."""
+        conv = getattr(self, "_conv", None)
+        if not self.views_its_input or conv is None:
+            return None
+        return self.activation(conv(inputs)), True
 
     #: The attribute holding the torch-layout kernel ``(out, in / groups, *spatial)`` when a
     #: following BatchNormalization can be folded into it (see :meth:`run_with_batch_norm`).
@@ -80,7 +90,8 @@ class _Conv(KerasLayer):
         """The output's channel axis (``rank + 2`` dims)."""
         return 1 if self.channels_first else self.rank + 1
 
-    def run_with_batch_norm(self, inputs: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    def run_with_batch_norm(self, inputs: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor,
+                            channels_first_view: bool = False) -> torch.Tensor:
         """This (linear) convolution followed by an inference BatchNormalization ``y * scale +
         shift``, as one convolution with the kernel and bias scaled: Keras's conv → BN in one
         kernel. Differentiable; under ``torch.compile`` with frozen weights the scaled kernel is
@@ -88,8 +99,12 @@ class _Conv(KerasLayer):
         kernel = getattr(self, self.foldable_kernel or "")
         kernel = kernel * scale.reshape((-1,) + (1,) * (kernel.dim() - 1))
         bias = shift if self.bias is None else self.bias * scale + shift
-        return self._run(inputs, lambda x: tf_conv(x, kernel, bias, self.rank, self.strides, self.padding,
-                                                     self.dilation, groups=self.groups))
+
+        def conv(x: torch.Tensor) -> torch.Tensor:
+            return tf_conv(x, kernel, bias, self.rank, self.strides, self.padding, self.dilation,
+                           groups=self.groups)
+
+        return conv(inputs) if channels_first_view else self._run(inputs, conv)
 
     def _run(self, x: torch.Tensor, fn) -> torch.Tensor:  # type: ignore[no-untyped-def]
         if self.channels_first:

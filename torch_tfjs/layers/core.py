@@ -9,7 +9,7 @@ from typing import Any, List, Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-from ..activations import get_activation, is_keras3
+from ..activations import get_activation, is_elementwise, is_keras3
 from .base import KerasLayer, LayerSpec, Tensors, data_format
 from .registry import register_layer
 
@@ -56,6 +56,7 @@ class Activation(KerasLayer):
     def __init__(self, spec: LayerSpec):
         super().__init__(spec)
         self.activation = layer_activation(spec)
+        self.elementwise = is_elementwise(spec.config.get("activation"))
 
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
         return self.activation(inputs)

@@ -48,6 +48,8 @@ class _Merge(KerasLayer):
 
 @register_layer("Add")
 class Add(_Merge):
+    elementwise = True
+
     def forward(self, inputs: Sequence[torch.Tensor], mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
         xs = self._check(inputs)
         return reduce(torch.add, xs)
@@ -55,6 +57,8 @@ class Add(_Merge):
 
 @register_layer("Subtract")
 class Subtract(_Merge):
+    elementwise = True
+
     def forward(self, inputs: Sequence[torch.Tensor], mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
         xs = self._check(inputs)
         if len(xs) != 2:
@@ -64,12 +68,16 @@ class Subtract(_Merge):
 
 @register_layer("Multiply")
 class Multiply(_Merge):
+    elementwise = True
+
     def forward(self, inputs: Sequence[torch.Tensor], mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
         return reduce(torch.mul, self._check(inputs))
 
 
 @register_layer("Average")
 class Average(_Merge):
+    elementwise = True
+
     def forward(self, inputs: Sequence[torch.Tensor], mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
         xs = self._check(inputs)
         return reduce(torch.add, xs) * (1.0 / len(xs))
@@ -77,12 +85,16 @@ class Average(_Merge):
 
 @register_layer("Maximum")
 class Maximum(_Merge):
+    elementwise = True
+
     def forward(self, inputs: Sequence[torch.Tensor], mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
         return reduce(torch.maximum, self._check(inputs))
 
 
 @register_layer("Minimum")
 class Minimum(_Merge):
+    elementwise = True
+
     def forward(self, inputs: Sequence[torch.Tensor], mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
         return reduce(torch.minimum, self._check(inputs))
 

@@ -98,6 +98,22 @@ class BatchNormalization(KerasLayer):
             self._affine_cache = (key, scale, shift)
         return scale, shift
 
+    def forward_channels_first(self, inputs: Any, training: Optional[bool] = None
+                               ) -> Optional[Tuple[torch.Tensor, bool]]:
+        """Over the channel axis of an NCHW view: the inference multiply-add or the training
+        normalisation, on the view itself."""
+        if self.axis % inputs.dim() != inputs.dim() - 1:
+            return None
+        if not self.infers(training):
+            return self._normalize_batch(inputs), True
+        if not _plain_inference():
+            y = F.batch_norm(inputs, self.moving_mean, self.moving_variance, self.gamma, self.beta,
+                             False, 0.0, self.epsilon)
+            return y, True
+        scale, shift = self.inference_affine()
+        shape = (-1,) + (1,) * (inputs.dim() - 2)
+        return torch.addcmul(shift.reshape(shape), inputs, scale.reshape(shape)), True
+
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
         if self.infers(training):
             if _plain_inference():
@@ -113,7 +129,11 @@ class BatchNormalization(KerasLayer):
             y = F.batch_norm(x, self.moving_mean, self.moving_variance, self.gamma, self.beta,
                              False, 0.0, self.epsilon)
             return self._restore(y, inputs)
-        x = self._channels_first(inputs)
+        return self._restore(self._normalize_batch(self._channels_first(inputs)), inputs)
+
+    def _normalize_batch(self, x: torch.Tensor) -> torch.Tensor:
+        """Training: normalise a channels-first ``x`` with its batch statistics and update the
+        moving ones."""
         dims = [d for d in range(x.dim()) if d != 1]
         mean = x.mean(dim=dims)
         var = x.var(dim=dims, unbiased=False)
@@ -126,7 +146,7 @@ class BatchNormalization(KerasLayer):
         with torch.no_grad():
             self.moving_mean.mul_(self.momentum).add_(mean.detach() * (1.0 - self.momentum))
             self.moving_variance.mul_(self.momentum).add_(var.detach() * (1.0 - self.momentum))
-        return self._restore(y, inputs)
+        return y
 
 
 @register_layer("LayerNormalization")

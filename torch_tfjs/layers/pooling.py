@@ -7,7 +7,7 @@ cells (also when the padding is asymmetric).
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -70,6 +70,13 @@ class _Pool(KerasLayer):
             raise spec.error(f"unknown padding {self.padding!r}")
         self.channels_first = data_format(spec) == "channels_first"
 
+    def forward_channels_first(self, inputs: Any, training: Optional[bool] = None
+                               ) -> Optional[Tuple[torch.Tensor, bool]]:
+        if self.channels_first:
+            return None
+        fn = tf_max_pool if self.kind == "max" else tf_avg_pool
+        return fn(inputs, self.rank, self.kernel, self.strides, self.padding), True
+
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
         fn = tf_max_pool if self.kind == "max" else tf_avg_pool
         if self.channels_first:
@@ -119,6 +126,15 @@ class _GlobalPool(KerasLayer):
         # tfjs's GlobalAveragePooling1D ignores masks (a tfjs quirk); Keras averages kept steps.
         self.use_mask = self.rank == 1 and self.kind == "avg" and not (
             "tensorflow.js" in generated or "tfjs" in generated)
+
+    def forward_channels_first(self, inputs: Any, training: Optional[bool] = None
+                               ) -> Optional[Tuple[torch.Tensor, bool]]:
+        """Over the spatial axes of an NCHW view: (N, C) either way; kept dims stay a view."""
+        if self.channels_first:
+            return None
+        dims = list(range(2, 2 + self.rank))
+        reduce = torch.amax if self.kind == "max" else torch.mean
+        return reduce(inputs, dim=dims, keepdim=self.keepdims), self.keepdims
 
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
         dims = list(range(2, 2 + self.rank)) if self.channels_first else list(range(1, 1 + self.rank))

@@ -88,6 +88,15 @@ class _ZeroPadding(_Spatial):
         super().__init__(spec)
         self.padding = _pairs(spec, "padding", self.rank, 1)
 
+    def forward_channels_first(self, inputs: Any, training: Optional[bool] = None
+                               ) -> Optional[Tuple[torch.Tensor, bool]]:
+        if self.channels_first:
+            return None
+        pads: List[int] = []  # the NCHW view's spatial axes, last first
+        for before_after in reversed(self.padding):
+            pads.extend(before_after)
+        return F.pad(inputs, pads), True
+
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
         pads: List[int] = []  # F.pad lists pads from the last axis backwards
         axes = dict(zip(self.spatial_axes(), self.padding))
