@@ -108,3 +108,31 @@ def test_conv_chain_runs_on_nchw_views_with_axis_moves_only_at_the_edges():
         assert moves == 1, (training, moves)  # the input's view; GlobalAveragePooling ends it
         if not training:
             assert_matches(out, case.outputs()[0], case.tolerance, "views")
+
+
+def test_hooks_see_every_layer_in_its_keras_layout():
+    """A hooked layer runs as a plain module call: forward hooks fire on folded convs and their
+    BatchNorms and see channels-last tensors; summary() lists every output shape."""
+    case, model = _mobilenet_like()
+    model.eval()
+    x = torch.from_numpy(case.inputs()[0])
+    seen = {}
+    names = [n for n in model.layer_names
+             if type(model.get_layer(n)).__name__ in ("Conv2D", "BatchNormalization", "ReLU")][:3]
+    assert len(names) == 3
+
+    def record(name):
+        def hook(module, inputs, output):
+            seen[name] = tuple(output.shape)  # (a hook returning a value would replace the output)
+        return hook
+
+    for n in names:
+        model.get_layer(n).register_forward_hook(record(n))
+    with torch.no_grad():
+        out = model(x)
+    assert set(seen) == set(names)
+    assert all(shape[-1] == model.get_layer(names[0]).kernel.shape[0] for shape in seen.values()), seen  # NHWC
+    assert_matches(out, case.outputs()[0], case.tolerance, "hooked")
+    _, fresh = _mobilenet_like()
+    text = fresh.summary(print_fn=None)
+    assert "?" not in text.split("Output shape")[1].split("Total params")[0], text

@@ -16,6 +16,7 @@ from typing import (Any, Dict, Iterator, List, Mapping, MutableMapping, Optional
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.modules import module as _module_api
 
 from ..errors import (GraphError, LayerConfigError, ModelInputError, ModelJSONError,
                       UnsupportedLayerError, WeightMismatchError)
@@ -502,7 +503,11 @@ class LayersModel(KerasLayer):
                 values[structure] = to_channels_last(views[structure])
             return table[structure]
 
-        folds = self._batch_norm_folds()
+        # Fast paths call layers' own kernels, not the modules: a hooked layer (or a global hook)
+        # runs as a plain module call, so hooks fire and see channels-last tensors.
+        fast = not (_module_api._global_forward_hooks or _module_api._global_forward_pre_hooks
+                    or _module_api._global_backward_hooks)
+        folds = self._batch_norm_folds() if fast else {}
         folded: Set[int] = set()
         # NCHW views of channels-last values, passed between layers that run on them
         # (KerasLayer.forward_channels_first): no axis moves inside conv chains.
@@ -527,7 +532,7 @@ class LayersModel(KerasLayer):
                 bn_node = self._nodes[folds[position]]
                 bn = self._modules[self._layer_attrs[bn_node.layer]]
                 bn_flag = bn_node.training if bn_node.training is not None else training
-                if bn.infers(bn_flag):  # conv → inference BatchNorm as one convolution
+                if bn.infers(bn_flag) and not (_hooked(layer) or _hooked(bn)):  # conv → inference BatchNorm as one convolution
                     scale, shift = bn.inference_affine()
                     if layer.views_its_input:
                         y = layer.run_with_batch_norm(view_of(node.inputs[0]), scale, shift, True)
@@ -537,7 +542,8 @@ class LayersModel(KerasLayer):
                               layer.run_with_batch_norm(fetch(node.inputs[0], values), scale, shift), False)
                     folded.add(folds[position])
                     continue
-            if isinstance(layer, KerasLayer) and not (node.constants or node.call_kwargs or node.positional is not None) \
+            if fast and isinstance(layer, KerasLayer) and not _hooked(layer) \
+                    and not (node.constants or node.call_kwargs or node.positional is not None) \
                     and all(isinstance(k, tuple) for k in node.inputs) \
                     and all(mk is None for mk in arg_masks) and not isinstance(layer, LayersModel) \
                     and (all(k in views for k in node.inputs)
@@ -814,6 +820,12 @@ class Builder:
         for key in model._outputs:
             if (key[0], key[1]) not in available:
                 raise GraphError(f"{where}: output '{key[0]}' node {key[1]} is never computed")
+
+
+def _hooked(module: nn.Module) -> bool:
+    """Whether ``module`` has hooks that only a call through ``nn.Module.__call__`` runs."""
+    return bool(module._forward_hooks or module._forward_pre_hooks or module._backward_hooks
+                or module._backward_pre_hooks)
 
 
 def _has_own_first_node(layer_config: Mapping[str, Any], keras3: bool = False) -> bool:
