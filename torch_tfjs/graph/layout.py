@@ -24,8 +24,9 @@ What is left are axis moves at the graph's inputs and outputs and next to layout
 
 from __future__ import annotations
 
+import functools
 import inspect
-from typing import Any, Callable, Dict, Optional, Set
+from typing import Any, Callable, Dict, Optional, Set, Tuple
 
 import torch
 from torch import fx
@@ -57,11 +58,26 @@ def optimize_layout(graph: fx.Graph, root: torch.nn.Module) -> None:
             graph.erase_node(node)
 
 
+@functools.lru_cache(maxsize=None)
+def _signature(fn: Callable) -> inspect.Signature:
+    return inspect.signature(fn)
+
+
 def _bind(fn: Callable, node: fx.Node) -> Optional[inspect.BoundArguments]:
     try:
-        return inspect.signature(fn).bind(*node.args, **node.kwargs)
+        return _signature(fn).bind(*node.args, **node.kwargs)
     except (TypeError, ValueError):
         return None
+
+
+def _follow_with_channels_last(graph: fx.Graph, node: fx.Node, rank: int) -> fx.Node:
+    """Make ``node`` compute the NCHW view: ``to_channels_last(node)`` takes its place for every
+    other user. Nodes are changed in place, not rebuilt (import time)."""
+    with graph.inserting_after(node):
+        out = graph.call_function(to_channels_last, (node,))
+    out.meta[_RANK] = rank
+    node.replace_all_uses_with(out, delete_user_cb=lambda user: user is not out)
+    return out
 
 
 def _split_flagged_calls(graph: fx.Graph) -> None:
@@ -81,15 +97,10 @@ def _split_flagged_calls(graph: fx.Graph) -> None:
         if isinstance(bound.arguments.get("alpha"), fx.Node):  # Prelu weights laid out for NHWC
             continue
         with graph.inserting_before(node):
-            nchw_in = graph.call_function(to_channels_first, (data,))
-            bound.arguments[first] = nchw_in
-            bound.arguments[flag] = False
-            nchw_out = graph.call_function(node.target, tuple(bound.args), dict(bound.kwargs))
-        with graph.inserting_after(nchw_out):
-            out = graph.call_function(to_channels_last, (nchw_out,))
-        out.meta[_RANK] = rank + 2
-        node.replace_all_uses_with(out)
-        graph.erase_node(node)
+            bound.arguments[first] = graph.call_function(to_channels_first, (data,))
+        bound.arguments[flag] = False
+        node.args, node.kwargs = tuple(bound.args), dict(bound.kwargs)
+        _follow_with_channels_last(graph, node, rank + 2)
 
 
 def _sink_channels_last(graph: fx.Graph, root: torch.nn.Module) -> None:
@@ -117,33 +128,22 @@ def _sink_channels_last(graph: fx.Graph, root: torch.nn.Module) -> None:
         rank = inputs[0].meta[_RANK]
         if any(a.meta[_RANK] != rank for a in inputs):
             continue
-        replacement = None
+        rewritten: Optional[Tuple[Tuple[Any, ...], bool]] = None
         if node.target in ELEMENTWISE_FNS and not node.kwargs:
-            replacement = _elementwise_nchw(graph, node, nchw, rank, root)
+            rewritten = _elementwise_nchw(graph, node, nchw, rank, root)
         elif node.target in LAYOUT_REWRITES and not node.kwargs:
             rewritten = LAYOUT_REWRITES[node.target](tuple(node.args), rank, nchw_of)
-            if rewritten is not None:
-                args, stays_channels_last = rewritten
-                with graph.inserting_before(node):
-                    new = graph.call_function(node.target, tuple(args))
-                replacement = (new, stays_channels_last)
-        if replacement is None:
+        if rewritten is None:
             continue
-        new, stays_channels_last = replacement
-        if stays_channels_last:
-            with graph.inserting_after(new):
-                out = graph.call_function(to_channels_last, (new,))
-            out.meta[_RANK] = rank
-            nchw[out] = new
-        else:
-            out = new
-        node.replace_all_uses_with(out)
-        graph.erase_node(node)
+        node.args = tuple(rewritten[0])
+        if rewritten[1]:  # still channels-last: its NCHW view is what the node now computes
+            nchw[_follow_with_channels_last(graph, node, rank)] = node
 
 
 def _elementwise_nchw(graph: fx.Graph, node: fx.Node, nchw: Dict[fx.Node, fx.Node], rank: int,
                       root: torch.nn.Module) -> Optional[tuple]:
-    """The elementwise call on NCHW views, or None when an operand's shape is unknown."""
+    """The elementwise call's arguments on NCHW views, or None when an operand's shape is
+    unknown."""
     args = []
     views: Set[fx.Node] = set()
     for a in node.args:
@@ -167,9 +167,7 @@ def _elementwise_nchw(graph: fx.Graph, node: fx.Node, nchw: Dict[fx.Node, fx.Nod
             for view in views:
                 graph.erase_node(view)
             return None
-    with graph.inserting_before(node):
-        new = graph.call_function(node.target, tuple(args))
-    return new, True
+    return tuple(args), True
 
 
 def _constant(node: fx.Node, root: torch.nn.Module) -> Optional[torch.Tensor]:
