@@ -12,12 +12,13 @@ Runs after :mod:`~torch_tfjs.graph.simplify` (whose shape specs it matches).
 from __future__ import annotations
 
 import operator
-from typing import Any, Optional
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import fx
 
+from .layout import get_attr_tensor
 from .ops.normalization import fused_batch_norm
 from .simplify import fill_to_spec, reshape_to_spec
 
@@ -34,18 +35,11 @@ def fold_idioms(graph: fx.Graph, root: torch.nn.Module) -> None:
             _fold_layer_norm(graph, node, root)
 
 
-def _const(node: Any, root: torch.nn.Module) -> Optional[torch.Tensor]:
-    if not isinstance(node, fx.Node) or node.op != "get_attr":
-        return None
-    value = getattr(root, str(node.target), None)
-    return value if isinstance(value, torch.Tensor) else None
-
-
 def _fill_of(node: Any, value: float, x: fx.Node, rows: tuple, root: torch.nn.Module) -> bool:
     """``node`` is ``fill_to_spec(value, [x], (rows,))``."""
     if not (isinstance(node, fx.Node) and node.op == "call_function" and node.target is fill_to_spec):
         return False
-    const = _const(node.args[0], root)
+    const = get_attr_tensor(node.args[0], root)
     return const is not None and const.numel() == 1 and float(const.detach()) == value \
         and list(node.args[1]) == [x] and tuple(node.args[2]) == (rows,)
 
@@ -65,7 +59,7 @@ def _fold_layer_norm(graph: fx.Graph, bn: fx.Node, root: torch.nn.Module) -> Non
             and cols[1][3] is None and rows[1][3] == cols[1][2] and isinstance(cols[1][2], int)):
         return
     first_axis = cols[1][2]
-    moments = [_const(mean, root), _const(variance, root)]
+    moments = [get_attr_tensor(mean, root), get_attr_tensor(variance, root)]
     if any(m is None or m.numel() != 0 for m in moments):
         return
     if not (_fill_of(scale, 1.0, x, rows, root) and _fill_of(offset, 0.0, x, rows, root)):

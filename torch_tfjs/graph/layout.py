@@ -151,7 +151,7 @@ def _elementwise_nchw(graph: fx.Graph, node: fx.Node, nchw: Dict[fx.Node, fx.Nod
             if a in nchw:
                 args.append(nchw[a])
                 continue
-            value = _constant(a, root)
+            value = get_attr_tensor(a, root)
             if value is None or value.dim() > rank:
                 return None
             if value.dim() == 0:
@@ -170,9 +170,10 @@ def _elementwise_nchw(graph: fx.Graph, node: fx.Node, nchw: Dict[fx.Node, fx.Nod
     return tuple(args), True
 
 
-def _constant(node: fx.Node, root: torch.nn.Module) -> Optional[torch.Tensor]:
-    """The tensor behind a ``get_attr`` node (a parameter or buffer), else None."""
-    if node.op != "get_attr":
+def get_attr_tensor(node: Any, root: torch.nn.Module) -> Optional[torch.Tensor]:
+    """The tensor behind a ``get_attr`` node (a parameter or buffer), else None. Shared by the
+    import-time passes (layout, simplify, idioms)."""
+    if not isinstance(node, fx.Node) or node.op != "get_attr":
         return None
     value: Any = root
     for part in str(node.target).split("."):

@@ -28,6 +28,7 @@ from .ops.creation import fill
 from .ops.graph import _shape
 from .ops.reduction import reduce_prod
 from .ops.slice_join import concat, gather, strided_slice
+from .layout import get_attr_tensor
 from .ops.transformation import expand_dims, reshape_dynamic
 
 Spec = Tuple[Any, ...]
@@ -138,9 +139,8 @@ def _expr(node: Any, sources: List[fx.Node], root: torch.nn.Module) -> Optional[
     if not isinstance(node, fx.Node):
         return None
     if node.op == "get_attr":
-        value = getattr(root, str(node.target), None)
-        if not isinstance(value, torch.Tensor) or value.dtype not in (torch.int32, torch.int64) \
-                or value.dim() > 1:
+        value = get_attr_tensor(node, root)
+        if value is None or value.dtype not in (torch.int32, torch.int64) or value.dim() > 1:
             return None
         return ("scalar", int(value)) if value.dim() == 0 else ("vector", [int(v) for v in value.tolist()])
     if node.op != "call_function" or node.kwargs:
