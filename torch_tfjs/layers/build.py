@@ -607,13 +607,8 @@ class LayersModel(KerasLayer):
             readers: Dict[TensorKey, List[int]] = {}
             for position, node in enumerate(self._nodes):
                 uses[node.layer] = uses.get(node.layer, 0) + 1
-                stack: List[Any] = [node.inputs]
-                while stack:
-                    item = stack.pop()
-                    if isinstance(item, list):
-                        stack.extend(item)
-                    else:
-                        readers.setdefault(item, []).append(position)
+                for key in _tensor_keys(node.inputs):
+                    readers.setdefault(key, []).append(position)
             plan: Dict[int, int] = {}
             outputs = set(self._outputs)
             for position, node in enumerate(self._nodes):
@@ -795,18 +790,11 @@ class Builder:
         available: Set[Tuple[str, int]] = {(k[0], k[1]) for k in model._inputs}
         available |= {(name, 0) for name in model._input_layers}
 
-        def keys(structure: Any) -> Iterator[TensorKey]:
-            for s in structure:
-                if isinstance(s, list):
-                    yield from keys(s)
-                else:
-                    yield s
-
         while pending:
             progressed = False
             remaining = []
             for node in pending:
-                if all((k[0], k[1]) in available for k in keys(node.inputs)):
+                if all((k[0], k[1]) in available for k in _tensor_keys(node.inputs)):
                     model._nodes.append(node)
                     available.add((node.layer, node.index))
                     progressed = True
@@ -820,6 +808,15 @@ class Builder:
         for key in model._outputs:
             if (key[0], key[1]) not in available:
                 raise GraphError(f"{where}: output '{key[0]}' node {key[1]} is never computed")
+
+
+def _tensor_keys(structure: Any) -> Iterator[TensorKey]:
+    """The tensor keys of a node's (nested list) inputs, in order."""
+    for s in structure:
+        if isinstance(s, list):
+            yield from _tensor_keys(s)
+        else:
+            yield s
 
 
 def _hooked(module: nn.Module) -> bool:

@@ -19,14 +19,9 @@ from .base import KerasLayer, LayerSpec
 from .registry import register_layer
 
 
-def _compiling() -> bool:
-    is_compiling = getattr(torch.compiler, "is_compiling", None)
-    return bool(is_compiling()) if is_compiling is not None else False
-
-
 def _plain_inference() -> bool:
     """Eager, without autograd: results may be cached and computed in any layout."""
-    return not torch.is_grad_enabled() and not torch.jit.is_tracing() and not _compiling()
+    return not torch.is_grad_enabled() and not torch.jit.is_tracing() and not torch.compiler.is_compiling()
 
 
 def _axes(spec: LayerSpec, default: Any = -1) -> List[int]:
@@ -100,36 +95,26 @@ class BatchNormalization(KerasLayer):
 
     def forward_channels_first(self, inputs: Any, training: Optional[bool] = None
                                ) -> Optional[Tuple[torch.Tensor, bool]]:
-        """Over the channel axis of an NCHW view: the inference multiply-add or the training
-        normalisation, on the view itself."""
+        """On an NCHW view, when the normalized axis is its channel axis."""
         if self.axis % inputs.dim() != inputs.dim() - 1:
             return None
-        if not self.infers(training):
-            return self._normalize_batch(inputs), True
-        if not _plain_inference():
-            y = F.batch_norm(inputs, self.moving_mean, self.moving_variance, self.gamma, self.beta,
-                             False, 0.0, self.epsilon)
-            return y, True
-        scale, shift = self.inference_affine()
-        shape = (-1,) + (1,) * (inputs.dim() - 2)
-        return torch.addcmul(shift.reshape(shape), inputs, scale.reshape(shape)), True
+        return self._normalize(inputs, training), True
 
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
-        if self.infers(training):
-            if _plain_inference():
-                # Inference without autograd: one fused multiply-add in the input's own layout
-                # (about half the time of batch_norm on a channels-last view).
-                scale, shift = self.inference_affine()
-                axis = self.axis % inputs.dim()
-                if axis != inputs.dim() - 1:
-                    shape = [-1] + [1] * (inputs.dim() - 1 - axis)
-                    scale, shift = scale.reshape(shape), shift.reshape(shape)
-                return torch.addcmul(shift, inputs, scale)
-            x = self._channels_first(inputs)
-            y = F.batch_norm(x, self.moving_mean, self.moving_variance, self.gamma, self.beta,
-                             False, 0.0, self.epsilon)
-            return self._restore(y, inputs)
-        return self._restore(self._normalize_batch(self._channels_first(inputs)), inputs)
+        return self._restore(self._normalize(self._channels_first(inputs), training), inputs)
+
+    def _normalize(self, x: torch.Tensor, training: Optional[bool]) -> torch.Tensor:
+        """Normalise a view ``x`` with the normalized axis at position 1."""
+        if not self.infers(training):
+            return self._normalize_batch(x)
+        if not _plain_inference():
+            return F.batch_norm(x, self.moving_mean, self.moving_variance, self.gamma, self.beta,
+                                False, 0.0, self.epsilon)
+        # Inference without autograd: one fused multiply-add with the cached scale and shift
+        # (about half the time of batch_norm on a channels-last view).
+        scale, shift = self.inference_affine()
+        shape = (-1,) + (1,) * (x.dim() - 2)
+        return torch.addcmul(shift.reshape(shape), x, scale.reshape(shape))
 
     def _normalize_batch(self, x: torch.Tensor) -> torch.Tensor:
         """Training: normalise a channels-first ``x`` with its batch statistics and update the
