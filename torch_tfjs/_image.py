@@ -1,4 +1,6 @@
-"""Image resizing with TensorFlow's exact sampling rules, on channels-last (NHWC) tensors.
+"""Image sampling with TensorFlow's exact rules, on channels-last (NHWC) tensors: resizing,
+pixel gathers and projective transforms, shared by the layers (Resizing, UpSampling2D, the
+Random* augmentation layers) and the graph image ops.
 
 ``torch.nn.functional.interpolate`` only matches TF for some flag combinations, so the source
 coordinates are computed here as TF's ``resize_bilinear_op`` / ``resize_nearest_neighbor_op``
@@ -7,7 +9,7 @@ coordinates are computed here as TF's ``resize_bilinear_op`` / ``resize_nearest_
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Sequence, Tuple, Union
 
 import torch
 
@@ -73,3 +75,77 @@ def resize_nearest(x: torch.Tensor, height: int, width: int, align_corners: bool
     xs = _nearest_axis(x.shape[2], width, align_corners, half_pixel_centers, x.device)
     out = x[:, ys][:, :, xs]
     return out.squeeze(0) if squeeze else out
+
+
+def gather_pixels(images: torch.Tensor, batch: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor,
+                   valid: torch.Tensor, fill: Union[float, torch.Tensor]) -> torch.Tensor:
+    """images[batch, y, x, :] for index grids of one shape, ``fill`` where not ``valid``."""
+    h, w = images.shape[1], images.shape[2]
+    ys, xs = ys.clamp(0, h - 1).long(), xs.clamp(0, w - 1).long()
+    pixels = images[batch.long(), ys, xs]
+    fill_t = torch.as_tensor(fill, dtype=images.dtype, device=images.device)
+    return torch.where(valid.unsqueeze(-1), pixels, fill_t)
+
+
+def _map_coord(c: torch.Tensor, length: int, mode: str) -> torch.Tensor:
+    """TF's MapCoordinate: where an out-of-image source coordinate reads from."""
+    if mode == "constant":
+        return c  # out-of-range reads give fill_value
+    if length <= 1:
+        return torch.zeros_like(c)
+    if mode == "nearest":
+        return c.clamp(0, length - 1)
+    if mode == "wrap":
+        size = length - 1
+        neg = c + length * (torch.trunc(-c / size) + 1)
+        pos = c - length * torch.trunc(c / size)
+        c = torch.where(c < 0, neg, torch.where(c > length - 1, pos, c))
+    elif mode == "reflect":
+        sz2 = 2 * length
+        neg = sz2 * torch.trunc(-c / sz2) + c
+        neg = torch.where(neg < -length, neg + sz2, -neg - 1)
+        pos = c - sz2 * torch.trunc(c / sz2)
+        pos = torch.where(pos >= length, sz2 - pos - 1, pos)
+        c = torch.where(c < 0, neg, torch.where(c > length - 1, pos, c))
+    else:
+        raise ValueError(f"unsupported fill_mode '{mode}'")
+    return c.clamp(0, length - 1)
+
+
+def _round_half_away(v: torch.Tensor) -> torch.Tensor:
+    return torch.sign(v) * torch.floor(v.abs() + 0.5)  # std::round, not torch's half-to-even
+
+
+def projective_transform(images: torch.Tensor, transforms: torch.Tensor, output_shape: Union[Sequence[int], torch.Tensor],
+                         fill_value: Union[float, torch.Tensor], interpolation: str,
+                         fill_mode: str) -> torch.Tensor:
+    """TF ImageProjectiveTransformV3: output (x, y) reads input at ((a0 x + a1 y + a2) / k,
+    (b0 x + b1 y + b2) / k), k = c0 x + c1 y + 1; output float32 as tfjs."""
+    x = images.to(torch.float32)
+    n, h, w = x.shape[0], x.shape[1], x.shape[2]
+    out_h, out_w = [int(v) for v in (output_shape.reshape(-1).tolist() if isinstance(output_shape, torch.Tensor) else output_shape)][:2]
+    t = transforms.to(torch.float32).expand(n, 8)[:, :, None, None]  # [n, 8, 1, 1]
+    oy = torch.arange(out_h, dtype=torch.float32, device=x.device)[:, None]
+    ox = torch.arange(out_w, dtype=torch.float32, device=x.device)[None, :]
+    k = t[:, 6] * ox + t[:, 7] * oy + 1
+    ok = k != 0
+    safe_k = torch.where(ok, k, torch.ones_like(k))
+    src_x = _map_coord((t[:, 0] * ox + t[:, 1] * oy + t[:, 2]) / safe_k, w, fill_mode)
+    src_y = _map_coord((t[:, 3] * ox + t[:, 4] * oy + t[:, 5]) / safe_k, h, fill_mode)
+    fill = torch.as_tensor(fill_value, dtype=torch.float32, device=x.device).reshape(())
+    b = torch.arange(n, device=x.device)[:, None, None]
+
+    def read(ys: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
+        valid = (ys >= 0) & (ys <= h - 1) & (xs >= 0) & (xs <= w - 1)
+        return gather_pixels(x, b, ys, xs, valid, fill)
+
+    if interpolation == "nearest":
+        out = read(_round_half_away(src_y), _round_half_away(src_x))
+    else:
+        y0, x0 = torch.floor(src_y), torch.floor(src_x)
+        y1, x1 = y0 + 1, x0 + 1
+        wx0, wx1 = (x1 - src_x).unsqueeze(-1), (src_x - x0).unsqueeze(-1)
+        top = wx0 * read(y0, x0) + wx1 * read(y0, x1)
+        bottom = wx0 * read(y1, x0) + wx1 * read(y1, x1)
+        out = (y1 - src_y).unsqueeze(-1) * top + (src_y - y0).unsqueeze(-1) * bottom
+    return torch.where(ok.unsqueeze(-1), out, fill)

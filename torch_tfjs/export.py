@@ -20,9 +20,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import ExportError, WeightMismatchError
+from .errors import ExportError, ModelInputError, WeightMismatchError
 from .io.save import DEFAULT_SHARD_SIZE, NamedWeight, write_artifact
 from .io.weights import parse_manifest
+from .signature import Signature
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -34,12 +35,12 @@ _NP_DTYPES = {"float32": np.float32, "int32": np.int32, "bool": np.bool_, "compl
 # --------------------------------------------------------------------------------------------
 
 def _is_graph_model(model: nn.Module) -> bool:
-    from .graph.importer import GraphModel
+    from .graph.model import GraphModel
     return isinstance(model, GraphModel)
 
 
 def _is_layers_model(model: nn.Module) -> bool:
-    from .layers.build import LayersModel
+    from .layers.model import LayersModel
     return isinstance(model, LayersModel)
 
 
@@ -385,35 +386,16 @@ def load_safetensors(model: nn.Module, path: PathLike, *, strict: bool = True) -
 # TorchScript / torch.export
 # --------------------------------------------------------------------------------------------
 
-_INT_DTYPES = ("int32", "int64", "int16", "int8", "uint8")
-
-
 def example_inputs(model: nn.Module, batch: int = 1) -> Tuple[torch.Tensor, ...]:
-    """Zero inputs matching the model's declared input shapes: batch ``batch`` (1), unknown
-    (None / -1) dimensions 1; int32 tensors for integer inputs, bool for bool, float32 otherwise."""
-    specs: List[Tuple[Optional[Sequence[Any]], Any]] = []
-    if _is_graph_model(model):
-        specs = [(io.shape, io.dtype) for io in model._inputs]
-    elif _is_layers_model(model):
-        specs = [(s.shape, s.dtype) for s in model.input_specs]
-    else:
+    """Zero inputs matching ``model.signature``: batch ``batch`` (1), other free dimensions 1;
+    int32 tensors for integer inputs, bool for bool, float32 otherwise."""
+    signature = getattr(model, "signature", None)
+    if not isinstance(signature, Signature):
         raise ExportError(f"cannot build example inputs for {type(model).__name__}")
-    out = []
-    for shape, dtype in specs:
-        if shape is None:
-            raise ExportError("an input has an unknown rank; pass example inputs yourself")
-        dims = [1 if (d is None or int(d) < 0) else int(d) for d in shape]
-        if dims:
-            dims[0] = batch
-        name = str(dtype).replace("torch.", "")
-        if name in _INT_DTYPES:
-            tdtype = torch.int32
-        elif name == "bool":
-            tdtype = torch.bool
-        else:
-            tdtype = torch.float32
-        out.append(torch.zeros(dims, dtype=tdtype))
-    return tuple(out)
+    try:
+        return signature.example_inputs(batch=batch)
+    except ModelInputError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def save_torchscript(model: nn.Module, path: PathLike,

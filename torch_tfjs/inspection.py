@@ -6,15 +6,17 @@ Reads model.json and the manifest only (no weight bytes), so it is fast on large
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping
 
+from .errors import TfjsError
 from .io import ModelArtifact, read_artifact
 from .io.sources import PathLike
+from .signature import Signature
 
 
 def _layers_report(artifact: ModelArtifact) -> Dict[str, Any]:
-    from .layers.build import (MODEL_CLASSES, _child_layer_configs, _parse_io_list,
-                               find_unsupported, normalize_layer_config, unwrap_topology)
+    from .layers.topology import (MODEL_CLASSES, child_layer_configs, find_unsupported,
+                                  model_signature, unwrap_topology)
 
     top = unwrap_topology(artifact.model_topology or {}, artifact.source)
     classes: Counter = Counter()
@@ -23,36 +25,35 @@ def _layers_report(artifact: ModelArtifact) -> Dict[str, Any]:
         name = layer.get("class_name")
         if name not in MODEL_CLASSES:
             classes[str(name)] += 1
-        for child in _child_layer_configs(str(name), layer.get("config") or {}):
+        for child in child_layer_configs(str(name), layer.get("config") or {}):
             walk(child)
 
     walk(top)
     missing: Dict[str, List[str]] = {}
     find_unsupported(top, missing)
     config = top.get("config") or {}
-    layers = config if isinstance(config, list) else config.get("layers", [])
-    inputs, outputs = [], []
-    if top.get("class_name") == "Sequential":
-        first = normalize_layer_config((layers[0].get("config") or {}) if layers else {})
-        is_input = bool(layers) and layers[0].get("class_name") == "InputLayer"
-        name = first.get("name", "input") if is_input else f"{first.get('name', 'input')}_input"
-        inputs.append({"name": name, "shape": first.get("batch_input_shape"),
-                       "dtype": first.get("dtype", "float32")})
-        if layers:
-            outputs.append({"name": (layers[-1].get("config") or {}).get("name")})
-    else:
-        by_name = {(l.get("config") or {}).get("name", l.get("name")): l for l in layers}
-        for key in _parse_io_list(config.get("input_layers", []), artifact.source):
-            cfg = normalize_layer_config((by_name.get(key[0], {}).get("config")) or {})
-            inputs.append({"name": key[0], "shape": cfg.get("batch_input_shape"),
-                           "dtype": cfg.get("dtype", "float32")})
-        for key in _parse_io_list(config.get("output_layers", []), artifact.source):
-            outputs.append({"name": key[0]})
-    return {"model_class": top.get("class_name"), "layer_classes": dict(sorted(classes.items())),
-            "inputs": inputs, "outputs": outputs, "unsupported": missing}
+    name = (config.get("name") if isinstance(config, Mapping) else None) or "model"
+    report: Dict[str, Any] = {"model_class": top.get("class_name"),
+                              "layer_classes": dict(sorted(classes.items())), "unsupported": missing}
+    report.update(_signature_report(lambda: model_signature(str(top.get("class_name")), config,
+                                                            str(name), artifact.source)))
+    return report
+
+
+def _signature_report(make: Callable[[], Signature]) -> Dict[str, Any]:
+    """Inputs and outputs as ``inspect`` lists them (tfjs shapes: -1 for a free dimension), or
+    the problem that keeps them from being known."""
+    try:
+        signature = make()
+    except TfjsError as exc:
+        return {"inputs": [], "outputs": [], "problems": [str(exc)]}
+    return {"inputs": [s.to_json() for s in signature.inputs],
+            "outputs": [s.to_json() for s in signature.outputs], "problems": []}
 
 
 def _graph_report(artifact: ModelArtifact) -> Dict[str, Any]:
+    from .graph.model import graph_signature
+    from .graph.node import NodeDef
     from .graph.registry import get_op
 
     topology = artifact.model_topology or {}
@@ -67,25 +68,16 @@ def _graph_report(artifact: ModelArtifact) -> Dict[str, Any]:
         if get_op(op) is None:
             missing.setdefault(op, []).append(str(node.get("name")))
 
-    def io(entries: Optional[Mapping[str, Any]]) -> List[Dict[str, Any]]:
-        out = []
-        for key, info in (entries or {}).items():
-            dims = ((info.get("tensorShape") or {}).get("dim")) or []
-            out.append({"name": key, "node": info.get("name"), "dtype": info.get("dtype"),
-                        "shape": [int(d.get("size", -1)) for d in dims]})
-        return out
+    def signature() -> Signature:
+        graph_nodes = {}
+        for obj in topology.get("node", []) or []:
+            node_def = NodeDef.from_json(obj, artifact.source)
+            graph_nodes[node_def.name] = node_def
+        return graph_signature(artifact, graph_nodes)[0]
 
-    signature = artifact.signature or {}
-    inputs, outputs = io(signature.get("inputs")), io(signature.get("outputs"))
-    if not signature:  # tfjs's defaults: Placeholders in, childless nodes out
-        graph_nodes = [n for n in topology.get("node", []) or [] if isinstance(n, Mapping)]
-        read = {str(t).lstrip("^").split(":")[0] for n in graph_nodes for t in n.get("input", []) or []}
-        inputs = [{"name": n.get("name"), "dtype": (n.get("attr", {}).get("dtype") or {}).get("type")}
-                  for n in graph_nodes if n.get("op") == "Placeholder"]
-        outputs = [{"name": n.get("name")} for n in graph_nodes
-                   if n.get("name") not in read and n.get("op") not in ("NoOp", "Placeholder", "Const")]
-    return {"op_histogram": dict(sorted(ops.items())), "nodes": len(nodes), "inputs": inputs,
-            "outputs": outputs, "functions": len((topology.get("library") or {}).get("function", []) or []),
+    return {"op_histogram": dict(sorted(ops.items())), "nodes": len(nodes),
+            **_signature_report(signature),
+            "functions": len((topology.get("library") or {}).get("function", []) or []),
             "unsupported": missing}
 
 
@@ -116,7 +108,7 @@ def inspect_artifact(src: PathLike, **read_options: Any) -> Dict[str, Any]:
         report.update(_layers_report(artifact))
     else:
         report.update(_graph_report(artifact))
-    report["loadable"] = not report["unsupported"]
+    report["loadable"] = not report["unsupported"] and not report["problems"]
     return report
 
 
@@ -130,7 +122,7 @@ def format_report(report: Mapping[str, Any]) -> str:
         lines.append(f"  {i.get('name')}: shape {i.get('shape')} dtype {i.get('dtype')}")
     lines.append("outputs:")
     for o in report.get("outputs", []):
-        extra = f" shape {o['shape']} dtype {o.get('dtype')}" if "shape" in o else ""
+        extra = f" shape {o['shape']} dtype {o.get('dtype')}" if o.get("shape") is not None else ""
         lines.append(f"  {o.get('name')}{extra}")
     w = report["weights"]
     lines.append(f"weights:     {w['count']} tensors, {w['elements']:,} elements, {w['bytes']:,} bytes "
@@ -142,11 +134,13 @@ def format_report(report: Mapping[str, Any]) -> str:
     lines.append(f"{title}:")
     for name, count in sorted(histogram.items(), key=lambda kv: (-kv[1], kv[0])):
         lines.append(f"  {count:5d}  {name}")
+    for problem in report.get("problems", []):
+        lines.append(f"PROBLEM: {problem}")
     if report["unsupported"]:
         kind = "layer classes" if "layer_classes" in report else "ops"
         lines.append(f"NOT SUPPORTED by this version ({len(report['unsupported'])} {kind}):")
         for name, users in sorted(report["unsupported"].items()):
             lines.append(f"  {name}: {', '.join(users[:5])}{' ...' if len(users) > 5 else ''}")
-    else:
+    elif not report.get("problems"):
         lines.append("supported:   yes, every layer/op has a converter")
     return "\n".join(lines)

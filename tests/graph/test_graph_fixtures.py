@@ -20,8 +20,9 @@ def test_matches_tfjs(case):
     with torch.no_grad():
         out = model(feed) if feed is not None else model(*inputs)
     if isinstance(out, dict):  # structured outputs: references are by signature key → node
-        key_of_node = {io.ref.node: io.key for io in model._outputs}
-        nodes = [model.signature["outputs"][o["name"]]["name"].split(":")[0] for o in case.meta["outputs"]]
+        key_of_node = {spec.tensor.split(":")[0]: spec.name for spec in model.signature.outputs}
+        nodes = [model.artifact_signature["outputs"][o["name"]]["name"].split(":")[0]
+                 for o in case.meta["outputs"]]
         out = [out[key_of_node[node]] for node in nodes]
     outs = out if isinstance(out, list) else [out]
     expected = case.outputs()

@@ -19,7 +19,8 @@ import torch
 
 from fixture_cases import FIXTURES
 from torch_tfjs._layout import WEIGHT_LAYOUTS
-from torch_tfjs.graph.importer import _TF_LAYOUT_VIEWS, build_graph_model, tf_layout_view
+from torch_tfjs.graph.importer import _TF_LAYOUT_VIEWS, tf_layout_view
+from torch_tfjs.graph.model import build_graph_model
 from torch_tfjs.io import read_artifact, write_artifact
 from torch_tfjs.layers.build import build_layers_model
 

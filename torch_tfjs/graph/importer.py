@@ -9,25 +9,24 @@ arguments are all static are evaluated at import time (constant folding).
 String tensors are NumPy object arrays of bytes: string constants stay static, string values
 flow through the fx graph as Python objects (see :mod:`.ops.string`). Hash tables are
 :class:`~.ops.hash_table.LookupTable` objects in a per-model registry (``GraphImporter.tables``);
-``modelInitializer`` runs once at load (:func:`run_initializer`) and its outputs replace the
-signature inputs that carry a matching ``resourceId``, as tfjs's ``GraphModel`` does.
+``modelInitializer`` runs once at load (:func:`torch_tfjs.graph.model.run_initializer`) and its
+outputs replace the signature inputs that carry a matching ``resourceId``, as tfjs's
+``GraphModel`` does. The runtime module around the result lives in :mod:`.model`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 import torch
 import torch.fx as fx
 from torch import nn
 
-from ..errors import GraphError, ModelInputError, ModelJSONError, UnsupportedOpError
-from ..io import ModelArtifact, read_artifact
-from ..io.sources import PathLike
+from ..errors import GraphError, ModelJSONError, UnsupportedOpError
+from ..io import ModelArtifact
 from .._layout import WEIGHT_LAYOUTS
 from .functionalize import functionalize_loops, has_v1_loops
 from .idioms import fold_idioms
@@ -518,249 +517,3 @@ class GraphImporter:
                 stack.append((name, True))
                 stack.extend((d, False) for d in reversed(deps[name]) if not state.get(d))
         return order
-
-
-@dataclass
-class _IO:
-    key: str                  # signature key, or the node name without signature
-    ref: TensorRef
-    dtype: Union[torch.dtype, str, None]
-    shape: Optional[List[int]]
-    resource_id: Optional[int] = None   # set on resource inputs fed from ``modelInitializer``
-
-
-def _signature_io(entries: Mapping[str, Any]) -> List[_IO]:
-    out = []
-    for key, info in entries.items():
-        ref = TensorRef(*_split_tensor_name(info.get("name", key)))
-        shape = None
-        tshape = info.get("tensorShape")
-        if isinstance(tshape, dict) and not tshape.get("unknownRank"):
-            shape = [int(d.get("size", -1)) for d in tshape.get("dim", [])]
-        rid = info.get("resourceId")
-        out.append(_IO(key, ref, TF_DTYPES.get(info.get("dtype", ""), None), shape,
-                       int(rid) if rid is not None else None))
-    return out
-
-
-def _split_tensor_name(name: str) -> Tuple[str, int]:
-    if ":" in name:
-        base, _, idx = name.rpartition(":")
-        if idx.isdigit():
-            return base, int(idx)
-    return name, 0
-
-
-class GraphModel(nn.Module):
-    """A tfjs GraphModel as an ``nn.Module`` around a ``torch.fx.GraphModule``.
-
-    ``model(*inputs)`` takes inputs in signature order (or a dict keyed by signature key or node
-    name) and returns one tensor or a list in ``output_names`` order.
-    """
-
-    def __init__(self, importer: GraphImporter, inputs: List[_IO], outputs: List[_IO]):
-        super().__init__()
-        self._importer = importer
-        self._inputs = inputs
-        self._outputs = outputs
-        self.graph_module = importer.build([(io.key, io.ref) for io in inputs], [io.ref for io in outputs])
-        self.metadata: Optional[Dict[str, Any]] = importer.artifact.user_defined_metadata
-        self.signature = importer.artifact.signature
-        keys = (self.metadata or {}).get("structuredOutputKeys")
-        self._structured = isinstance(keys, list) and keys == [io.key for io in outputs]
-        self._executors: Dict[Tuple[Tuple[str, ...], Tuple[str, ...]], fx.GraphModule] = {}
-
-    @property
-    def input_names(self) -> List[str]:
-        return [io.key for io in self._inputs]
-
-    @property
-    def output_names(self) -> List[str]:
-        return [io.key for io in self._outputs]
-
-    @property
-    def parameter_names(self) -> Dict[str, str]:
-        """Const node (weight) name → parameter attribute name in ``graph_module``."""
-        return dict(self._importer.param_names)
-
-    def _match_input(self, key: str) -> int:
-        for i, io in enumerate(self._inputs):
-            if key in (io.key, io.ref.node, f"{io.ref.node}:{io.ref.index}"):
-                return i
-        raise ModelInputError(f"unknown input {key!r}; inputs: {self.input_names}")
-
-    def _prepare(self, args: Sequence[Any]) -> List[Any]:
-        if len(args) == 1 and isinstance(args[0], Mapping):
-            values: List[Any] = [None] * len(self._inputs)
-            for key, v in args[0].items():
-                values[self._match_input(key)] = v
-            missing = [io.key for io, v in zip(self._inputs, values) if v is None]
-            if missing:
-                raise ModelInputError(f"missing input(s) {missing}")
-        elif len(args) == 1 and isinstance(args[0], (list, tuple)) and len(self._inputs) > 1:
-            values = list(args[0])
-        else:
-            values = list(args)
-        if len(values) != len(self._inputs):
-            raise ModelInputError(f"the graph takes {len(self._inputs)} input(s) {self.input_names}, "
-                                  f"got {len(values)}")
-        out = []
-        for io, v in zip(self._inputs, values):
-            if io.dtype == "string":  # strings stay NumPy object arrays of bytes
-                from .ops.string import as_string_array
-                try:
-                    out.append(as_string_array(v))
-                except TypeError as exc:
-                    raise ModelInputError(f"input {io.key!r} is a string tensor: {exc}") from None
-                continue
-            t = v if isinstance(v, torch.Tensor) else torch.as_tensor(np.asarray(v))
-            if isinstance(io.dtype, torch.dtype) and t.dtype != io.dtype:
-                t = t.to(io.dtype)
-            out.append(t)
-        return out
-
-    def forward(self, *args: Any) -> Any:
-        """Outputs as tfjs ``predict`` returns them: one tensor, a list in ``output_names``
-        order, or — for a graph converted with structured outputs — a dict by output key."""
-        result = self.graph_module(*self._prepare(args))
-        if self.structured_outputs:
-            values = result if isinstance(result, tuple) else (result,)
-            return dict(zip(self.output_names, values))
-        return list(result) if isinstance(result, tuple) else result
-
-    @property
-    def structured_outputs(self) -> bool:
-        """Whether the artifact declares ``structuredOutputKeys`` (outputs come back as a dict)."""
-        return self._structured
-
-    def execute(self, inputs: Any, outputs: Optional[Sequence[str]] = None) -> Any:
-        """Run the graph returning arbitrary node outputs (``"node"`` or ``"node:k"``), as tfjs
-        ``GraphModel.execute`` does. ``inputs``: a dict by name, a list, or one tensor."""
-        if outputs is None:
-            return self.forward(inputs) if not isinstance(inputs, (list, tuple)) else self.forward(*inputs)
-        names = [outputs] if isinstance(outputs, str) else list(outputs)
-        refs = [TensorRef(*_split_tensor_name(n)) for n in names]
-        tensors = self._prepare([inputs] if isinstance(inputs, Mapping) else
-                                (list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]))
-        key = (tuple(io.key for io in self._inputs), tuple(names))
-        if key not in self._executors:
-            module = self._importer.build([(io.key, io.ref) for io in self._inputs], refs)
-            param = next(self.graph_module.parameters(), None)
-            self._executors[key] = module.to(param.device) if param is not None else module
-        result = self._executors[key](*tensors)
-        if isinstance(outputs, str):
-            return result
-        return list(result) if isinstance(result, tuple) else [result]
-
-
-def _identity_rank(io: _IO) -> Tuple[int, str]:
-    """Flat output position of a converter output node: ``Identity`` 0, ``Identity_3`` 3."""
-    match = re.fullmatch(r"(?:.*/)?Identity(?:_(\d+))?", io.ref.node)
-    return (int(match.group(1) or 0) if match else 1 << 30, io.ref.node)
-
-
-def _structured(importer: GraphImporter, outputs: List[_IO]) -> List[_IO]:
-    """Outputs keyed and ordered by ``userDefinedMetadata.structuredOutputKeys`` (the converter's
-    ``--use_structured_outputs_names``: a tf.function returning a dict).
-
-    The keys are the dict's sorted keys, i.e. the flat output order (``Identity``,
-    ``Identity_1``, ...). The converter keeps only some keys in the signature and writes it in
-    no particular order; tfjs 4.22 then pairs keys with outputs by signature position and
-    returns mislabelled tensors. We pair as TF does: a key named in the signature keeps its
-    output, the rest follow the flat output order."""
-    keys = (importer.artifact.user_defined_metadata or {}).get("structuredOutputKeys")
-    if not isinstance(keys, list) or len(keys) != len(outputs):
-        return outputs
-    by_key = {io.key: io for io in outputs}
-    rest = sorted((io for io in outputs if io.key not in keys), key=_identity_rank)
-    ordered = []
-    for key in keys:
-        io = by_key.get(key) or rest.pop(0)
-        ordered.append(_IO(str(key), io.ref, io.dtype, io.shape))
-    return ordered
-
-
-def graph_io(importer: GraphImporter) -> Tuple[List[_IO], List[_IO]]:
-    """Inputs and outputs: the signature's, else tfjs's defaults (Placeholders; childless nodes)."""
-    signature = importer.artifact.signature or {}
-    if signature.get("inputs") or signature.get("outputs"):
-        inputs = _signature_io(signature.get("inputs") or {})
-        outputs = _signature_io(signature.get("outputs") or {})
-        for io in inputs + outputs:
-            if io.ref.node not in importer.nodes:
-                raise GraphError(f"{importer.where}: signature names node '{io.ref.node}', which the "
-                                 "graph lacks")
-        if not outputs:
-            raise GraphError(f"{importer.where}: signature has no outputs")
-        return inputs, _structured(importer, outputs)
-    consumers: Set[str] = set()
-    for node in importer.nodes.values():
-        consumers.update(r.node for r in node.inputs)
-        consumers.update(node.control_inputs)
-    inputs = [_IO(n.name, TensorRef(n.name), TF_DTYPES.get(n.attrs.get("dtype", ""), None),
-                  n.attrs.get("shape")) for n in importer.nodes.values() if n.op == "Placeholder"]
-    outputs = [_IO(n.name, TensorRef(n.name), None, None) for n in importer.nodes.values()
-               if n.name not in consumers and n.op not in ("NoOp", "Placeholder", "Const")]
-    if not outputs:
-        raise GraphError(f"{importer.where}: the graph has no output node")
-    return inputs, outputs
-
-
-def build_graph_model(artifact: ModelArtifact, *,
-                      device: Optional[Union[str, torch.device]] = None) -> GraphModel:
-    if artifact.model_topology is None:
-        raise ModelJSONError(f"{artifact.source}: modelTopology is null")
-    importer = GraphImporter(artifact)
-    importer.check_supported()
-    inputs, outputs = graph_io(importer)
-    resources = run_initializer(artifact, importer)
-    user_inputs = []
-    for io in inputs:
-        if io.resource_id is None:
-            user_inputs.append(io)
-        elif io.resource_id in resources:
-            importer.captured[(io.ref.node, io.ref.index)] = resources[io.resource_id]
-        else:
-            raise GraphError(f"{artifact.source}: signature input '{io.key}' is resource "
-                             f"{io.resource_id}, which no modelInitializer output provides")
-    model = GraphModel(importer, user_inputs, outputs)
-    model.eval()
-    if device is not None:
-        model.to(device)
-    return model
-
-
-def run_initializer(artifact: ModelArtifact, importer: GraphImporter) -> Dict[int, Any]:
-    """Run ``modelInitializer`` once (it fills the hash tables, which it shares with the main
-    graph through ``importer.tables``); its outputs by ``resourceId`` (``initializerSignature``)."""
-    init = artifact.model_initializer
-    if not init or not init.get("node"):
-        return {}
-    sub = dataclasses.replace(artifact, model_topology=init, signature=artifact.initializer_signature,
-                              model_initializer=None, initializer_signature=None)
-    init_importer = GraphImporter(sub)
-    init_importer.where = f"{artifact.source} (modelInitializer)"
-    init_importer.tables = importer.tables
-    init_importer.check_supported()
-    entries = ((artifact.initializer_signature or {}).get("outputs") or {})
-    ios = _signature_io(entries)
-    for io in ios:
-        if io.ref.node not in init_importer.nodes:
-            raise GraphError(f"{init_importer.where}: initializerSignature names node '{io.ref.node}', "
-                             "which the graph lacks")
-    values = init_importer.run_initializer([io.ref for io in ios])
-    out: Dict[int, Any] = {}
-    for (key, info), value in zip(entries.items(), values):
-        if info.get("resourceId") is not None:
-            out[int(info["resourceId"])] = value
-    return out
-
-
-def load_graph_model(src: PathLike, *, device: Optional[Union[str, torch.device]] = None,
-                     **read_options: Any) -> GraphModel:
-    """Load a tfjs GraphModel (folder, model.json, ``file://`` or ``http(s)://`` URL)."""
-    artifact = read_artifact(src, **read_options)
-    if not artifact.is_graph_model:
-        raise ModelJSONError(f"{artifact.source}: format is '{artifact.format}', not a GraphModel "
-                             "(use torch_tfjs.load_layers_model or torch_tfjs.load)")
-    return build_graph_model(artifact, device=device)

@@ -11,7 +11,7 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple, Union
 
 import numpy as np
 import torch
@@ -19,8 +19,6 @@ import torch.fx as fx
 
 from ..errors import GraphError
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .importer import GraphImporter
 
 #: TF dtype enum → the torch dtype tfjs computes in (tfjs has float32, int32, bool, complex64,
 #: string; wider and narrower types map onto those, as ``parseDtypeParam`` does).
@@ -172,10 +170,40 @@ class NodeDef:
         return cls(obj["name"], obj["op"], inputs, controls, attrs, raw)
 
 
+class EmitContext(Protocol):
+    """What the graph being built offers an emitter, through :class:`OpNode` (the importer
+    implements it; emitters never import the importer)."""
+
+    #: Hash tables of this model by the name of the node creating them (hash-table ops).
+    tables: Dict[str, Any]
+
+    def static_value(self, value: Value) -> Any:
+        """The import-time value of ``value`` (a folded constant), or ``None``."""
+
+    def in_layout(self, value: Value, layout: str, opnode: "OpNode") -> Value:
+        """``value`` (a weight) in ``layout`` (see ``_layout.WEIGHT_LAYOUTS``)."""
+
+    def emit_call(self, opnode: "OpNode", fn: Callable[..., Any], args: Tuple[Any, ...],
+                  kwargs: Dict[str, Any], fold: bool = True) -> Value:
+        """A call of ``fn`` in the graph, folded at import time when every argument is static."""
+
+    def device_anchor(self) -> fx.Node:
+        """A 0-d buffer that follows ``model.to(device)``."""
+
+    def split(self, value: Value, n: int) -> List[Value]:
+        """``n`` values from one multi-output ``value``."""
+
+    def function_value(self, name: Any, opnode: "OpNode") -> fx.Node:
+        """A library function (``attr`` value) as a callable sub-module."""
+
+    def const(self, node: "NodeDef") -> Value:
+        """A ``Const`` node: a parameter for float weights, else a static value."""
+
+
 class OpNode:
     """What an emitter receives: one node, its decoded attrs, its input values, and ``call``."""
 
-    def __init__(self, node: NodeDef, inputs: List[Value], importer: "GraphImporter"):
+    def __init__(self, node: NodeDef, inputs: List[Value], importer: EmitContext):
         self.node = node
         self.name = node.name
         self.op = node.op

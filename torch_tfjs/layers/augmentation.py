@@ -20,7 +20,7 @@ they follow Keras's distributions and, for a given draw, the output is Keras's:
 * RandomRotation, RandomZoom and RandomTranslation build Keras's projective transform per image
   (Keras 2 ``tf_keras`` and Keras 3 formulas, angle units included) and resample with TF's
   ``ImageProjectiveTransformV3`` semantics
-  (:func:`torch_tfjs.graph.ops.image.projective_transform`): ``fill_mode`` reflect / wrap /
+  (:func:`torch_tfjs._image.projective_transform`): ``fill_mode`` reflect / wrap /
   constant (``fill_value``) / nearest, ``interpolation`` bilinear / nearest, channels_last or
   channels_first, batched or single images. Gradients flow to the input (not to the draws).
 """
@@ -35,7 +35,7 @@ import torch
 from .._image import resize_bilinear
 from ..activations import is_keras3
 from ..errors import LayerConfigError
-from ..graph.ops.image import projective_transform
+from .._image import projective_transform
 from .base import KerasLayer, LayerSpec, data_format
 from .registry import register_layer
 

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from ..errors import ConversionError, ModelInputError
+from ..signature import Signature
 from . import losses as L
 from . import metrics as M
 from .optimizers import (TfjsOptimizer, get_optimizer, load_tfjs_optimizer_weights,
@@ -112,7 +113,7 @@ def trainable_weights(model: nn.Module) -> List[TrainableWeight]:
     """The model's trainable weights in tfjs ``trainableWeights`` order (layers in topology
     order, each layer's weights in creation order), with their manifest names."""
     from ..layers.base import KerasLayer
-    from ..layers.build import LayersModel
+    from ..layers.model import LayersModel
 
     out: List[TrainableWeight] = []
     seen: set = set()
@@ -170,17 +171,16 @@ def _output_info(model: nn.Module) -> Tuple[List[str], List[Optional[int]]]:
 
 
 def _keras_output_shapes(model: nn.Module) -> Optional[List[Optional[Tuple[Any, ...]]]]:
-    """Output shapes from the Keras config (``output_layers`` + layer ``batch_input_shape``s
-    are not enough in general): run the model on zeros when the input shapes are known."""
-    specs = getattr(model, "input_specs", None)
-    if not specs:
+    """Output shapes (a Keras config does not hold them): run the model on zeros when the
+    signature knows every input shape."""
+    signature = getattr(model, "signature", None)
+    if not isinstance(signature, Signature) or not signature.inputs or any(
+            spec.shape is None or None in spec.shape[1:] for spec in signature.inputs):
         return None
-    dummies = []
-    for spec in specs:
-        if spec.shape is None or any(d is None for d in spec.shape[1:]):
-            return None
-        dtype = torch.float32 if str(spec.dtype).startswith("float") else torch.int64
-        dummies.append(torch.zeros((2, *[int(d) for d in spec.shape[1:]]), dtype=dtype))
+    try:
+        dummies = signature.example_inputs(batch=2)
+    except ModelInputError:  # string inputs
+        return None
     was_training = model.training
     model.eval()
     try:

@@ -1,0 +1,270 @@
+"""The GraphModel runtime: a built graph as an ``nn.Module`` (:class:`GraphModel`) — its
+:class:`~torch_tfjs.signature.Signature` (the artifact's, or tfjs's defaults), calls checked and
+matched through it, structured (dict) outputs, ``execute`` of arbitrary nodes, and loading.
+:mod:`.importer` turns the GraphDef into the fx graph this runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
+
+import torch
+import torch.fx as fx
+from torch import nn
+
+from ..errors import GraphError, ModelInputError, ModelJSONError
+from ..io import ModelArtifact, read_artifact
+from ..io.sources import PathLike
+from ..signature import Signature, TensorSpec, shape_from_dims
+from .importer import GraphImporter
+from .node import TF_DTYPES, NodeDef, TensorRef
+
+#: torch dtype (as :data:`TF_DTYPES` maps TF enums) → tfjs dtype name.
+_TFJS_DTYPES: Dict[Any, str] = {torch.float32: "float32", torch.int32: "int32", torch.bool: "bool",
+                                torch.complex64: "complex64", "string": "string",
+                                "resource": "resource", "variant": "variant"}
+
+
+def tfjs_dtype(tf_dtype: Any) -> Optional[str]:
+    """A TF dtype enum (``DT_FLOAT``) as the tfjs dtype it runs in (``float32``)."""
+    return _TFJS_DTYPES.get(TF_DTYPES.get(str(tf_dtype)))
+
+
+def split_tensor_name(name: str) -> Tuple[str, int]:
+    """``node:1`` → (``node``, 1); ``node`` → (``node``, 0)."""
+    if ":" in name:
+        base, _, idx = name.rpartition(":")
+        if idx.isdigit():
+            return base, int(idx)
+    return name, 0
+
+
+def tensor_ref(spec: TensorSpec) -> TensorRef:
+    return TensorRef(*split_tensor_name(spec.tensor or spec.name))
+
+
+def _placeholder_shape(node: Optional[NodeDef]) -> Optional[Tuple[Optional[int], ...]]:
+    shape = node.attrs.get("shape") if node is not None else None
+    return shape_from_dims(shape) if isinstance(shape, (list, tuple)) else None
+
+
+def _entry_specs(entries: Mapping[str, Any], nodes: Mapping[str, NodeDef], where: str,
+                 what: str) -> Tuple[List[TensorSpec], Dict[str, int]]:
+    """SignatureDef entries → specs, and the ``resourceId`` of resource inputs by key."""
+    specs: List[TensorSpec] = []
+    resources: Dict[str, int] = {}
+    for key, info in entries.items():
+        if not isinstance(info, Mapping):
+            raise ModelJSONError(f"{where}: signature {what} '{key}' is not an object")
+        node, index = split_tensor_name(str(info.get("name", key)))
+        if node not in nodes:
+            raise GraphError(f"{where}: signature {what} '{key}' names node '{node}', which the "
+                             "graph lacks")
+        shape = None
+        tshape = info.get("tensorShape")
+        if isinstance(tshape, Mapping) and not tshape.get("unknownRank"):
+            shape = shape_from_dims([d.get("size", -1) for d in tshape.get("dim", []) or []])
+        elif nodes[node].op == "Placeholder":
+            shape = _placeholder_shape(nodes[node])
+        specs.append(TensorSpec(str(key), shape, tfjs_dtype(info.get("dtype", "")),
+                                tensor=f"{node}:{index}", aliases=(node, f"{node}:{index}")))
+        if info.get("resourceId") is not None:
+            resources[str(key)] = int(info["resourceId"])
+    return specs, resources
+
+
+def _identity_rank(spec: TensorSpec) -> Tuple[int, str]:
+    """Flat output position of a converter output node: ``Identity`` 0, ``Identity_3`` 3."""
+    node = tensor_ref(spec).node
+    match = re.fullmatch(r"(?:.*/)?Identity(?:_(\d+))?", node)
+    return (int(match.group(1) or 0) if match else 1 << 30, node)
+
+
+def _structured(keys: Sequence[Any], outputs: List[TensorSpec]) -> List[TensorSpec]:
+    """Outputs keyed and ordered by ``userDefinedMetadata.structuredOutputKeys`` (the converter's
+    ``--use_structured_outputs_names``: a tf.function returning a dict).
+
+    The keys are the dict's sorted keys, i.e. the flat output order (``Identity``,
+    ``Identity_1``, ...). The converter keeps only some keys in the signature and writes it in
+    no particular order; tfjs 4.22 then pairs keys with outputs by signature position and
+    returns mislabelled tensors. We pair as TF does: a key named in the signature keeps its
+    output, the rest follow the flat output order."""
+    by_key = {spec.name: spec for spec in outputs}
+    rest = sorted((spec for spec in outputs if spec.name not in keys), key=_identity_rank)
+    ordered = []
+    for key in keys:
+        spec = by_key.get(key) or rest.pop(0)
+        ordered.append(dataclasses.replace(spec, name=str(key)))
+    return ordered
+
+
+def graph_signature(artifact: ModelArtifact, nodes: Mapping[str, NodeDef]
+                    ) -> Tuple[Signature, Dict[str, Tuple[TensorSpec, int]]]:
+    """The model's inputs and outputs, and its resource inputs (fed from ``modelInitializer``:
+    key → (spec, resourceId)).
+
+    Inputs and outputs each come from the artifact's signature where it lists them, else from
+    tfjs's defaults, independently as tfjs decides (a signature may list outputs only): every
+    Placeholder in; every node no other node reads out."""
+    where = artifact.source
+    signature = artifact.signature or {}
+    if not isinstance(signature, Mapping):
+        raise ModelJSONError(f"{where}: signature is not an object")
+    resources: Dict[str, Tuple[TensorSpec, int]] = {}
+    if signature.get("inputs"):
+        all_inputs, resource_ids = _entry_specs(signature["inputs"], nodes, where, "input")
+        resources = {s.name: (s, resource_ids[s.name]) for s in all_inputs if s.name in resource_ids}
+        inputs = [s for s in all_inputs if s.name not in resource_ids]
+    else:
+        inputs = [TensorSpec(n.name, _placeholder_shape(n), tfjs_dtype(n.attrs.get("dtype", "")),
+                             tensor=f"{n.name}:0", aliases=(f"{n.name}:0",))
+                  for n in nodes.values() if n.op == "Placeholder"]
+    structured = False
+    if signature.get("outputs"):
+        outputs, _ = _entry_specs(signature["outputs"], nodes, where, "output")
+        keys = (artifact.user_defined_metadata or {}).get("structuredOutputKeys")
+        if isinstance(keys, list) and len(keys) == len(outputs):
+            outputs, structured = _structured(keys, outputs), True
+    else:
+        consumers: Set[str] = set()
+        for node in nodes.values():
+            consumers.update(r.node for r in node.inputs)
+            consumers.update(node.control_inputs)
+        outputs = [TensorSpec(n.name, tensor=f"{n.name}:0") for n in nodes.values()
+                   if n.name not in consumers and n.op not in ("NoOp", "Placeholder", "Const")]
+    if not outputs:
+        raise GraphError(f"{where}: the graph has no output node")
+    return Signature(inputs, outputs, model=f"graph model {where}", check_batch=True,
+                     structured=structured), resources
+
+
+class GraphModel(nn.Module):
+    """A tfjs GraphModel as an ``nn.Module`` around a ``torch.fx.GraphModule``.
+
+    ``model(*inputs)`` takes inputs in signature order, a list, or a dict keyed by signature key
+    or node name, checked against ``model.signature`` as tfjs checks them (rank, every known
+    size, dtype); it returns one tensor, a list in ``output_names`` order, or a dict for a
+    graph converted with structured outputs.
+    """
+
+    def __init__(self, importer: GraphImporter, signature: Signature):
+        super().__init__()
+        self._importer = importer
+        #: What the model takes and returns (see :mod:`torch_tfjs.signature`).
+        self.signature = signature
+        self.graph_module = importer.build(self._feeds(), [tensor_ref(s) for s in signature.outputs])
+        self.metadata: Optional[Dict[str, Any]] = importer.artifact.user_defined_metadata
+        #: The artifact's SignatureDef JSON as written (``None`` when it has none).
+        self.artifact_signature: Optional[Dict[str, Any]] = importer.artifact.signature
+        self._executors: Dict[Tuple[str, ...], fx.GraphModule] = {}
+
+    def _feeds(self) -> List[Tuple[str, TensorRef]]:
+        return [(s.name, tensor_ref(s)) for s in self.signature.inputs]
+
+    @property
+    def input_names(self) -> List[str]:
+        return self.signature.input_names
+
+    @property
+    def output_names(self) -> List[str]:
+        return self.signature.output_names
+
+    @property
+    def parameter_names(self) -> Dict[str, str]:
+        """Const node (weight) name → parameter attribute name in ``graph_module``."""
+        return dict(self._importer.param_names)
+
+    @property
+    def structured_outputs(self) -> bool:
+        """Whether the artifact declares ``structuredOutputKeys`` (outputs come back as a dict)."""
+        return self.signature.structured
+
+    def _prepare(self, args: Sequence[Any]) -> List[Any]:
+        values = self.signature.check(self.signature.bind(args))
+        for i, spec in enumerate(self.signature.inputs):
+            if spec.dtype == "string":  # strings stay NumPy object arrays of bytes
+                from .ops.string import as_string_array
+                try:
+                    values[i] = as_string_array(values[i])
+                except TypeError as exc:
+                    raise ModelInputError(f"{self.signature.model}: input '{spec.name}' is a "
+                                          f"string tensor: {exc}") from None
+        return values
+
+    def forward(self, *args: Any) -> Any:
+        """Outputs as tfjs ``predict`` returns them: one tensor, a list in ``output_names``
+        order, or — for a graph converted with structured outputs — a dict by output key."""
+        result = self.graph_module(*self._prepare(args))
+        return self.signature.pack(result if isinstance(result, tuple) else (result,))
+
+    def execute(self, inputs: Any, outputs: Optional[Sequence[str]] = None) -> Any:
+        """Run the graph returning arbitrary node outputs (``"node"`` or ``"node:k"``), as tfjs
+        ``GraphModel.execute`` does. ``inputs``: a dict by name, a list, or one tensor."""
+        if outputs is None:
+            return self.forward(inputs) if not isinstance(inputs, (list, tuple)) else self.forward(*inputs)
+        names = [outputs] if isinstance(outputs, str) else list(outputs)
+        refs = [TensorRef(*split_tensor_name(n)) for n in names]
+        tensors = self._prepare([inputs] if isinstance(inputs, Mapping) else
+                                (list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]))
+        key = tuple(names)
+        if key not in self._executors:
+            module = self._importer.build(self._feeds(), refs)
+            param = next(self.graph_module.parameters(), None)
+            self._executors[key] = module.to(param.device) if param is not None else module
+        result = self._executors[key](*tensors)
+        if isinstance(outputs, str):
+            return result
+        return list(result) if isinstance(result, tuple) else [result]
+
+
+def build_graph_model(artifact: ModelArtifact, *,
+                      device: Optional[Union[str, torch.device]] = None) -> GraphModel:
+    """Build a :class:`GraphModel` from an artifact read by :func:`torch_tfjs.io.read_artifact`."""
+    if artifact.model_topology is None:
+        raise ModelJSONError(f"{artifact.source}: modelTopology is null")
+    importer = GraphImporter(artifact)
+    importer.check_supported()
+    signature, resource_inputs = graph_signature(artifact, importer.nodes)
+    resources = run_initializer(artifact, importer)
+    for key, (spec, resource_id) in resource_inputs.items():
+        if resource_id not in resources:
+            raise GraphError(f"{artifact.source}: signature input '{key}' is resource "
+                             f"{resource_id}, which no modelInitializer output provides")
+        ref = tensor_ref(spec)
+        importer.captured[(ref.node, ref.index)] = resources[resource_id]
+    model = GraphModel(importer, signature)
+    model.eval()
+    if device is not None:
+        model.to(device)
+    return model
+
+
+def run_initializer(artifact: ModelArtifact, importer: GraphImporter) -> Dict[int, Any]:
+    """Run ``modelInitializer`` once (it fills the hash tables, which it shares with the main
+    graph through ``importer.tables``); its outputs by ``resourceId`` (``initializerSignature``)."""
+    init = artifact.model_initializer
+    if not init or not init.get("node"):
+        return {}
+    sub = dataclasses.replace(artifact, model_topology=init, signature=artifact.initializer_signature,
+                              model_initializer=None, initializer_signature=None)
+    init_importer = GraphImporter(sub)
+    init_importer.where = f"{artifact.source} (modelInitializer)"
+    init_importer.tables = importer.tables
+    init_importer.check_supported()
+    entries = ((artifact.initializer_signature or {}).get("outputs") or {})
+    specs, resource_ids = _entry_specs(entries, init_importer.nodes, init_importer.where,
+                                       "initializerSignature output")
+    values = init_importer.run_initializer([tensor_ref(s) for s in specs])
+    return {resource_ids[s.name]: value for s, value in zip(specs, values) if s.name in resource_ids}
+
+
+def load_graph_model(src: PathLike, *, device: Optional[Union[str, torch.device]] = None,
+                     **read_options: Any) -> GraphModel:
+    """Load a tfjs GraphModel (folder, model.json, ``file://`` or ``http(s)://`` URL)."""
+    artifact = read_artifact(src, **read_options)
+    if not artifact.is_graph_model:
+        raise ModelJSONError(f"{artifact.source}: format is '{artifact.format}', not a GraphModel "
+                             "(use torch_tfjs.load_layers_model or torch_tfjs.load)")
+    return build_graph_model(artifact, device=device)

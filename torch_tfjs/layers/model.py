@@ -1,0 +1,303 @@
+"""The LayersModel runtime: calling a built Keras topology (:class:`LayersModel`) — input
+matching through its :class:`~torch_tfjs.signature.Signature`, the node-by-node run with masks,
+NCHW views between conv layers and conv → BatchNormalization folding at inference, ``summary``.
+:mod:`.build` builds it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
+
+import torch
+from torch import nn
+from torch.nn.modules import module as _module_api
+
+from .._layout import to_channels_first, to_channels_last
+from ..signature import Signature, TensorSpec
+from .base import KerasLayer, LayerSpec, Tensors
+from .topology import CallInputRef, LayerCall, TensorKey, tensor_keys
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .build import Builder
+    from .weights import WeightIndex
+
+
+class LayersModel(KerasLayer):
+    """A tfjs LayersModel as an ``nn.Module``.
+
+    Call it as tfjs ``predict``: ``model(x)``, ``model(x1, x2)`` or ``model({"input_1": x1})``;
+    one output comes back as a tensor, several as a list in ``output_names`` order.
+    ``model.eval()`` reproduces ``predict``; ``model.train()`` turns on Dropout-family layers
+    and BatchNormalization batch statistics as Keras's ``training=True``.
+    """
+
+    def __init__(self, spec: LayerSpec, *, _index: WeightIndex, _builder: "Builder"):
+        super().__init__(spec)
+        self._layer_attrs: Dict[str, str] = {}
+        self._layer_order: List[str] = []
+        self._nodes: List[LayerCall] = []
+        self._inputs: List[TensorKey] = []
+        self._outputs: List[TensorKey] = []
+        #: What the model takes and returns (set by the builder from the topology).
+        self.signature = Signature([], [])
+        self._input_layers: Set[str] = set()
+        _builder.populate(self, spec, _index)
+
+    # --- construction helpers (used by Builder) --------------------------------------------
+    def _add_layer(self, name: str, module: nn.Module) -> None:
+        attr = name.replace(".", "_") or "layer"
+        if attr in self._modules or (hasattr(self, attr) and attr not in self._modules):
+            attr = f"layer_{attr}"
+        while attr in self._modules:
+            attr += "_"
+        self.add_module(attr, module)
+        self._layer_attrs[name] = attr
+        self._layer_order.append(name)
+
+    # --- public API -------------------------------------------------------------------------
+    @property
+    def input_names(self) -> List[str]:
+        return self.signature.input_names
+
+    @property
+    def output_names(self) -> List[str]:
+        return [key[0] for key in self._outputs]
+
+    @property
+    def input_specs(self) -> List[TensorSpec]:
+        """The model inputs (``signature.inputs``)."""
+        return self.signature.inputs
+
+    @property
+    def layers(self) -> List[nn.Module]:
+        """Layers in topology order (InputLayers included, as in Keras)."""
+        return [self._modules[self._layer_attrs[n]] for n in self._layer_order]
+
+    @property
+    def layer_names(self) -> List[str]:
+        return list(self._layer_order)
+
+    def get_layer(self, name: str) -> nn.Module:
+        if name not in self._layer_attrs:
+            raise KeyError(f"no layer named {name!r} in model '{self.keras_name}'; layers: "
+                           f"{', '.join(self._layer_order)}")
+        return self._modules[self._layer_attrs[name]]  # type: ignore[return-value]
+
+    def keras_weights(self) -> List[Tuple[str, torch.Tensor]]:
+        out: List[Tuple[str, torch.Tensor]] = []
+        for layer in self.layers:
+            if isinstance(layer, KerasLayer):
+                out.extend(layer.keras_weights())
+        return out
+
+    # --- calling ----------------------------------------------------------------------------
+    def forward(self, *args: Any, mask: Any = None, training: Optional[bool] = None) -> Any:
+        inputs = self.signature.check(self.signature.bind(args))
+        masks = mask if isinstance(mask, (list, tuple)) else [mask] * len(inputs)
+        outputs, out_masks = self._run(inputs, list(masks), training)
+        self._last_output_masks = out_masks
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    _last_output_masks: Any = None
+
+    def compute_mask(self, inputs: Tensors, mask: Any) -> Any:
+        masks = self._last_output_masks
+        if masks is None:
+            return None
+        return masks[0] if len(masks) == 1 else masks
+
+    def _run(self, inputs: Sequence[torch.Tensor], masks: Sequence[Any],
+             training: Optional[bool]) -> Tuple[List[torch.Tensor], List[Any]]:
+        values: Dict[TensorKey, torch.Tensor] = {}
+        value_masks: Dict[TensorKey, Any] = {}
+        for key, tensor, m in zip(self._inputs, inputs, masks):
+            values[key] = tensor
+            value_masks[key] = m
+
+        def fetch(structure: Any, table: Mapping[TensorKey, Any]) -> Any:
+            if isinstance(structure, list):
+                return [fetch(s, table) for s in structure]
+            if table is values and structure not in values:  # only its NCHW view was made
+                values[structure] = to_channels_last(views[structure])
+            return table[structure]
+
+        # Fast paths call layers' own kernels, not the modules: a hooked layer (or a global hook)
+        # runs as a plain module call, so hooks fire and see channels-last tensors.
+        fast = not (_module_api._global_forward_hooks or _module_api._global_forward_pre_hooks
+                    or _module_api._global_backward_hooks)
+        folds = self._batch_norm_folds() if fast else {}
+        folded: Set[int] = set()
+        # NCHW views of channels-last values, passed between layers that run on them
+        # (KerasLayer.forward_channels_first): no axis moves inside conv chains.
+        views: Dict[TensorKey, torch.Tensor] = {}
+
+        def view_of(key: TensorKey) -> torch.Tensor:
+            return views[key] if key in views else to_channels_first(values[key])
+
+        def store(key: TensorKey, result: torch.Tensor, is_view: bool) -> None:
+            if is_view:
+                views[key] = result  # the channels-last value is made when a layer asks for it
+            else:
+                values[key] = result
+            value_masks[key] = None
+
+        for position, node in enumerate(self._nodes):
+            if position in folded:
+                continue
+            layer = self._modules[self._layer_attrs[node.layer]]
+            arg_masks = fetch(node.inputs, value_masks)
+            if position in folds and arg_masks[0] is None:
+                bn_node = self._nodes[folds[position]]
+                bn = self._modules[self._layer_attrs[bn_node.layer]]
+                bn_flag = bn_node.training if bn_node.training is not None else training
+                if bn.infers(bn_flag) and not (_hooked(layer) or _hooked(bn)):  # conv → inference BatchNorm as one convolution
+                    scale, shift = bn.inference_affine()
+                    if layer.views_its_input:
+                        y = layer.run_with_batch_norm(view_of(node.inputs[0]), scale, shift, True)
+                        store((bn_node.layer, bn_node.index, 0), y, True)
+                    else:
+                        store((bn_node.layer, bn_node.index, 0),
+                              layer.run_with_batch_norm(fetch(node.inputs[0], values), scale, shift), False)
+                    folded.add(folds[position])
+                    continue
+            if fast and isinstance(layer, KerasLayer) and not _hooked(layer) \
+                    and not (node.constants or node.call_kwargs or node.positional is not None) \
+                    and all(isinstance(k, tuple) for k in node.inputs) \
+                    and all(mk is None for mk in arg_masks) and not isinstance(layer, LayersModel) \
+                    and (all(k in views for k in node.inputs)
+                         or (layer.views_its_input and len(node.inputs) == 1)):
+                inputs_nchw = [view_of(k) for k in node.inputs]
+                if len({t.dim() for t in inputs_nchw}) == 1:
+                    flag = node.training if node.training is not None else training
+                    out = layer.forward_channels_first(inputs_nchw if node.as_list else inputs_nchw[0], flag)
+                    if out is not None:
+                        store((node.layer, node.index, 0), *out)
+                        continue
+            args = fetch(node.inputs, values)
+            if node.positional is not None:  # kwarg tensors ride along after the positional ones
+                args, kw_args = args[:node.positional], args
+                arg_masks, kw_masks = arg_masks[:node.positional], arg_masks
+            x = args if node.as_list else args[0]
+            m = arg_masks if node.as_list else arg_masks[0]
+            extra: Dict[str, Any] = {}
+            if node.call_kwargs and getattr(layer, "accepts_call_kwargs", False):
+                full = kw_args if node.positional is not None else args
+                extra["call_kwargs"] = {k: full[v.index] if isinstance(v, CallInputRef) else v
+                                        for k, v in node.call_kwargs.items()}
+                # Keras masks of kwarg tensors (MultiHeadAttention's value= / key= carry their
+                # Embedding masks) for layers that ask for them.
+                if getattr(layer, "accepts_call_kwarg_masks", False) and node.positional is not None:
+                    extra["call_kwarg_masks"] = {k: kw_masks[v.index] for k, v in node.call_kwargs.items()
+                                                 if isinstance(v, CallInputRef)}
+            if node.constants:  # put the literal arguments back in their positions
+                tensors = iter(args)
+                x = [node.constants[i] if i in node.constants else next(tensors)
+                     for i in range(len(args) + len(node.constants))]
+            flag = node.training if node.training is not None else training
+            if isinstance(layer, KerasLayer):
+                if isinstance(layer, LayersModel):  # a nested model: its inputs are positional
+                    result = layer(*(x if isinstance(x, list) else [x]), mask=m, training=flag)
+                else:
+                    result = layer(x, mask=m, training=flag, **extra)
+                out_mask = layer.compute_mask(x, m) if (m is not None or isinstance(layer, LayersModel)
+                                                        or getattr(layer, "produces_mask", False)) else None
+            else:  # a user converter returning a plain nn.Module
+                result = layer(x)
+                out_mask = None
+            results = list(result) if isinstance(result, (list, tuple)) else [result]
+            out_masks = list(out_mask) if isinstance(out_mask, (list, tuple)) else [out_mask] * len(results)
+            for i, (r, om) in enumerate(zip(results, out_masks)):
+                values[(node.layer, node.index, i)] = r
+                value_masks[(node.layer, node.index, i)] = om
+        return (fetch(list(self._outputs), values), [value_masks.get(k) for k in self._outputs])
+
+    _fold_plan: Optional[Dict[int, int]] = None
+
+    def _batch_norm_folds(self) -> Dict[int, int]:
+        """Node position of a linear convolution → position of the BatchNormalization that alone
+        reads its output (over the channel axis): pairs that inference runs as one convolution
+        (the model's weights are untouched). Worked out once, on the first call."""
+        if self._fold_plan is None:
+            from .conv import _Conv
+            from .normalization import BatchNormalization
+
+            uses: Dict[str, int] = {}
+            readers: Dict[TensorKey, List[int]] = {}
+            for position, node in enumerate(self._nodes):
+                uses[node.layer] = uses.get(node.layer, 0) + 1
+                for key in tensor_keys(node.inputs):
+                    readers.setdefault(key, []).append(position)
+            plan: Dict[int, int] = {}
+            outputs = set(self._outputs)
+            for position, node in enumerate(self._nodes):
+                conv = self._modules[self._layer_attrs[node.layer]]
+                key = (node.layer, node.index, 0)
+                if not (isinstance(conv, _Conv) and conv.foldable_kernel and conv.linear_activation
+                        and uses[node.layer] == 1 and key not in outputs and len(readers.get(key, [])) == 1
+                        and not (node.as_list or node.constants or node.call_kwargs)):
+                    continue
+                bn_position = readers[key][0]
+                bn_node = self._nodes[bn_position]
+                bn = self._modules[self._layer_attrs[bn_node.layer]]
+                if (isinstance(bn, BatchNormalization) and uses[bn_node.layer] == 1
+                        and bn_node.inputs == [key] and not (bn_node.as_list or bn_node.constants
+                                                            or bn_node.call_kwargs)
+                        and bn.axis % (conv.rank + 2) == conv.channel_axis):
+                    plan[position] = bn_position
+            self._fold_plan = plan
+        return self._fold_plan
+
+    # --- summary ----------------------------------------------------------------------------
+    def summary(self, line_length: int = 90, print_fn: Any = print) -> str:
+        """Keras-style summary: layer (type), output shape, parameter count."""
+        shapes: Dict[str, str] = {}
+        hooks = []
+        for name in self._layer_order:
+            module = self.get_layer(name)
+
+            def hook(mod: nn.Module, _inp: Any, out: Any, _name: str = name) -> None:
+                outs = out if isinstance(out, (list, tuple)) else [out]
+                shapes[_name] = ", ".join(str((None, *o.shape[1:])) for o in outs if isinstance(o, torch.Tensor))
+            hooks.append(module.register_forward_hook(hook))
+        try:
+            if any(spec.shape is None or None in spec.shape[1:] for spec in self.signature.inputs):
+                raise ValueError
+            dummy = self.signature.example_inputs(batch=1)
+            was_training = self.training
+            self.eval()
+            with torch.no_grad():
+                self(*dummy)
+            self.train(was_training)
+        except Exception:  # shapes unknown or not computable: summary still lists layers
+            pass
+        finally:
+            for h in hooks:
+                h.remove()
+        for spec in self.signature.inputs:
+            shapes.setdefault(spec.name, str(spec.shape))
+        cols = (max(line_length // 2, 30), max(line_length // 3, 24))
+        rule = "=" * line_length
+        lines = [f"Model: \"{self.keras_name}\"", rule,
+                 f"{'Layer (type)':<{cols[0]}}{'Output shape':<{cols[1]}}Param #", rule]
+        total = trainable = 0
+        for name in self._layer_order:
+            module = self.get_layer(name)
+            count = sum(p.numel() for p in module.parameters()) + sum(
+                b.numel() for b in module.buffers())
+            train_count = sum(p.numel() for p in module.parameters() if p.requires_grad)
+            total += count
+            trainable += train_count
+            kind = getattr(module, "keras_class", type(module).__name__)
+            lines.append(f"{f'{name} ({kind})':<{cols[0]}}{shapes.get(name, '?'):<{cols[1]}}{count}")
+        lines += [rule, f"Total params: {total}", f"Trainable params: {trainable}",
+                  f"Non-trainable params: {total - trainable}", rule]
+        text = "\n".join(lines)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+
+def _hooked(module: nn.Module) -> bool:
+    """Whether ``module`` has hooks that only a call through ``nn.Module.__call__`` runs."""
+    return bool(module._forward_hooks or module._forward_pre_hooks or module._backward_hooks
+                or module._backward_pre_hooks)
