@@ -27,8 +27,24 @@ def _and_masks(masks: Any) -> Optional[torch.Tensor]:
     return reduce(torch.logical_and, present)
 
 
+def expand_to_common_rank(xs: List[torch.Tensor]) -> List[torch.Tensor]:
+    """Keras/tfjs ``_Merge`` on inputs of different ranks: each lower-rank input gets new axes
+    at position 1 (after the batch axis) until all ranks agree; broadcasting then aligns
+    ``(batch, 4)`` with ``(batch, 3, 4)`` as ``(batch, 1, 4)``. Plain broadcasting would align
+    the trailing axes instead (and put the batch axis against a feature axis)."""
+    rank = max(x.dim() for x in xs)
+    return [x.reshape(x.shape[:1] + (1,) * (rank - x.dim()) + x.shape[1:]) if 0 < x.dim() < rank else x
+            for x in xs]
+
+
 class _Merge(KerasLayer):
     supports_masking = True
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        # A Keras 3 op layer (``x + y`` on symbolic tensors, saved with a config of just its
+        # name) is ``keras.ops.add``: numpy broadcasting, no rank expansion.
+        self.expands_ranks = self.elementwise and ("trainable" in spec.config or not is_keras3(spec.generated_by))
 
     def _check(self, inputs: Any) -> List[torch.Tensor]:
         if not isinstance(inputs, (list, tuple)) or len(inputs) < 2:
@@ -38,7 +54,13 @@ class _Merge(KerasLayer):
         like = next((x for x in xs if isinstance(x, torch.Tensor)), None)
         if like is None:
             raise ValueError(f"layer '{self.keras_name}' ({self.keras_class}) got no tensor")
-        # Keras 3 op layers (``x + 3.0`` saved as Add) pass Python numbers among the tensors.
+        # Elementwise merges expand lower ranks as Keras's _Merge does (not Concatenate / Dot).
+        # Keras 3 op layers (``x + 3.0`` saved as Add) pass Python numbers among the tensors:
+        # those broadcast as scalars and take no part in the expansion.
+        tensors = [x for x in xs if isinstance(x, torch.Tensor)]
+        if self.expands_ranks and len({x.dim() for x in tensors}) > 1:
+            tensors = iter(expand_to_common_rank(tensors))
+            xs = [next(tensors) if isinstance(x, torch.Tensor) else x for x in xs]
         return [x if isinstance(x, torch.Tensor) else torch.tensor(x, dtype=like.dtype, device=like.device)
                 for x in xs]
 
