@@ -13,11 +13,6 @@ from .base import KerasLayer, LayerSpec
 from .registry import register_layer
 
 
-def _made_by_tfjs(spec: LayerSpec) -> bool:
-    generated = (spec.generated_by or "").lower()
-    return "tensorflow.js" in generated or "tfjs" in generated
-
-
 @register_layer("ReLU")
 class ReLU(KerasLayer):
     """Keras ReLU: ``max_value`` cap, ``negative_slope`` below ``threshold``."""
@@ -114,7 +109,7 @@ class Softmax(KerasLayer):
         axes: List[int] = [int(a) for a in axis] if isinstance(axis, (list, tuple)) else [int(axis)]
         if not axes:
             raise spec.error("'axis' is an empty list")
-        self.axes = [-1] if len(axes) == 1 and _made_by_tfjs(spec) else axes
+        self.axes = [-1] if len(axes) == 1 and spec.made_by_tfjs else axes
 
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
         if len(self.axes) == 1:

@@ -13,11 +13,6 @@ from .base import KerasLayer, LayerSpec, Tensors
 from .registry import register_layer
 
 
-def _made_by_tfjs(spec: LayerSpec) -> bool:
-    generated = (spec.generated_by or "").lower()
-    return "tensorflow.js" in generated or "tfjs" in generated
-
-
 def _and_masks(masks: Any) -> Optional[torch.Tensor]:
     if not isinstance(masks, (list, tuple)):
         return masks
@@ -129,7 +124,7 @@ class Concatenate(_Merge):
     def __init__(self, spec: LayerSpec):
         super().__init__(spec)
         self.axis = int(spec.config.get("axis", -1))
-        if self.axis < 0 and _made_by_tfjs(spec):
+        if self.axis < 0 and spec.made_by_tfjs:
             self.axis = -1
         # Concatenating on the feature axis keeps a step when every input keeps it (tfjs, Keras 2:
         # ``all``) — or when any input does (Keras 3: ``any``).
@@ -161,7 +156,7 @@ class Dot(_Merge):
         axes = spec.require("axes")
         self.axes = [int(a) for a in axes] if isinstance(axes, (list, tuple)) else [int(axes), int(axes)]
         self.normalize = bool(spec.config.get("normalize", False))
-        self.epsilon = 1e-7 if _made_by_tfjs(spec) else 1e-12
+        self.epsilon = 1e-7 if spec.made_by_tfjs else 1e-12
 
     def _l2(self, x: torch.Tensor, axis: int) -> torch.Tensor:
         sq = torch.sum(x * x, dim=axis, keepdim=True)
