@@ -1,7 +1,6 @@
 """Convolution layers beyond the tfjs fixtures: Keras-only configs (causal Conv1D, transposed
-convolutions with output_padding, 1-D
-depthwise/separable/transposed), zero-copy layout, gradients. References are independent torch
-expressions of Keras's definitions."""
+convolutions with output_padding, 1-D depthwise/separable/transposed), zero-copy layout,
+gradients. References are independent torch expressions of Keras's definitions."""
 
 from __future__ import annotations
 

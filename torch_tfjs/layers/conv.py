@@ -167,8 +167,7 @@ class DepthwiseConv2D(_Conv):
             "depthwise_kernel", ref, permutation=(self.rank, self.rank + 1) + tuple(range(self.rank)),
             torch_shape=(channels * multiplier, 1, *spatial), memory_format=_MEMORY[self.rank])
         self.bias = self.add_keras_weight("bias", spec.weight("bias", 1)) if self.use_bias else None
-        generated = (spec.generated_by or "").lower()
-        if "tensorflow.js" in generated or "tfjs" in generated:
+        if spec.made_by_tfjs:
             self.dilation = (1,) * self.rank
 
     def _conv(self, x: torch.Tensor) -> torch.Tensor:

@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
-from torch import nn
 
 from .._layout import to_channels_first, to_channels_last
 from ..activations import get_activation, is_keras3
@@ -224,7 +223,11 @@ class StackedRNNCells(RecurrentCell):
         super().__init__(spec)
         if cells is None:
             cells = _build_cells(spec, spec.config.get("cells") or [], spec.weights)
-        self.cells = nn.ModuleList(cells)
+        # Each cell is a direct child (``cell_<i>``), not inside an nn.ModuleList: the Keras
+        # weight walks (save-back, safetensors) descend through KerasLayer children only.
+        self.cells: List[RecurrentCell] = list(cells)
+        for index, cell in enumerate(cells):
+            self.add_module(f"cell_{index}", cell)
         self.state_count = sum(c.state_count for c in cells)
         self.units = cells[-1].units
         self.reverse_state_order = spec.made_by_tfjs
