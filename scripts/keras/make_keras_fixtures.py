@@ -421,6 +421,48 @@ def keras3_augment():
     return _augment(keras, "keras3_augment")
 
 
+def _transpose_output_padding(K, name):
+    """Transposed convolutions with output_padding (tfjs 4.22 ignores it: Keras is the
+    reference) and Subtract / Multiply on inputs of different ranks (Keras's _Merge expands the
+    lower rank at axis 1)."""
+    L = K.layers
+    image = K.Input(shape=(5, 6, 3), name="image")
+    seq = K.Input(shape=(7, 3), name="seq")
+    volume = K.Input(shape=(3, 4, 3, 2), name="volume")
+    outs = [
+        # odd kernel, SAME: output_padding 1 is the default size, 0 one shorter (cropped in front)
+        L.Conv2DTranspose(4, 3, strides=2, padding="same", output_padding=(0, 1), name="t2d_same_k3")(image),
+        L.Conv2DTranspose(3, (3, 4), strides=(2, 3), padding="valid", output_padding=(1, 2),
+                          name="t2d_valid")(image),
+        # even kernel: total SAME padding 3, one more row/column cropped after than before
+        L.Conv2DTranspose(2, 4, strides=2, padding="same", output_padding=1, activation="relu",
+                          name="t2d_same_k4")(image),
+        L.Conv1DTranspose(3, 3, strides=3, padding="same", output_padding=1, name="t1d_same")(seq),
+        L.Conv1DTranspose(2, 2, strides=3, padding="valid", output_padding=2, use_bias=False,
+                          name="t1d_valid_s3")(seq),
+        L.Conv3DTranspose(2, 3, strides=2, padding="same", output_padding=(1, 0, 1), name="t3d_same")(volume),
+        L.Conv3DTranspose(2, 2, strides=(1, 2, 2), padding="valid", output_padding=(0, 1, 0),
+                          name="t3d_valid")(volume),
+    ]
+    pooled = L.GlobalAveragePooling1D(name="pool")(seq)  # (batch, 3) against (batch, 7, 3)
+    outs.append(L.Subtract(name="sub_ranks")([seq, pooled]))
+    outs.append(L.Multiply(name="mul_ranks")([pooled, seq]))
+    return K.Model([image, seq, volume], outs, name=name)
+
+
+def keras2_transpose_output_padding():
+    return _transpose_output_padding(tf_keras, "keras2_transpose_output_padding")
+
+
+def keras3_transpose_output_padding():
+    return _transpose_output_padding(keras, "keras3_transpose_output_padding")
+
+
+def transpose_inputs(rng):
+    return [rng.normal(0.0, 1.0, size=shape).astype(np.float32)
+            for shape in ((2, 5, 6, 3), (2, 7, 3), (2, 3, 4, 3, 2))]
+
+
 # ----------------------------------------------------------------------------------- inputs
 
 
@@ -626,6 +668,15 @@ SPECS += [
              rng.normal(1.0, 2.0, size=(2, 4, 4, 6)).astype(np.float32)],
          ["InputLayer", "GroupNormalization", "Identity", "Conv2D", "UnitNormalization", "Flatten", "Dense"],
          "Keras 3 version of keras2_norm_extras (.keras converter path)", keras3=True),
+    Spec("keras2_transpose_output_padding", keras2_transpose_output_padding, transpose_inputs,
+         ["InputLayer", "Conv2DTranspose", "Conv1DTranspose", "Conv3DTranspose", "GlobalAveragePooling1D",
+          "Subtract", "Multiply"],
+         "Keras 2 Conv1D/2D/3DTranspose with output_padding (same and valid; tfjs ignores it), "
+         "Subtract / Multiply of a rank-3 and a rank-2 input"),
+    Spec("keras3_transpose_output_padding", keras3_transpose_output_padding, transpose_inputs,
+         ["InputLayer", "Conv2DTranspose", "Conv1DTranspose", "Conv3DTranspose", "GlobalAveragePooling1D",
+          "Subtract", "Multiply"],
+         "Keras 3 version of keras2_transpose_output_padding (.keras converter path)", keras3=True),
     Spec("keras2_augment", keras2_augment, lambda rng: [
              rng.uniform(0.0, 255.0, size=(2, 12, 12, 3)).astype(np.float32)],
          ["InputLayer", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",

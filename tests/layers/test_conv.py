@@ -1,6 +1,6 @@
-"""Convolution layers beyond the tfjs fixtures: Keras-only configs (causal Conv1D, 1-D
-depthwise/separable/transposed), zero-copy layout, gradients. References are independent torch
-expressions of Keras's definitions."""
+"""Convolution layers beyond the tfjs fixtures: Keras-only configs (causal Conv1D, transposed
+convolutions with output_padding, 1-D depthwise/separable/transposed), zero-copy layout,
+gradients. References are independent torch expressions of Keras's definitions."""
 
 from __future__ import annotations
 
@@ -100,3 +100,98 @@ def test_gradients_reach_conv_parameters():
     model(torch.randn(2, 6, 6, 3)).square().mean().backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+# --- transposed convolutions: Keras output size, output_padding ---------------------------------
+
+def _keras_transposed_length(n, k, s, d, padding, output_padding):
+    """Keras's deconv_output_length (k dilated)."""
+    k = (k - 1) * d + 1
+    if output_padding is None:
+        return n * s if padding == "same" else n * s + max(k - s, 0)
+    return (n - 1) * s + (k % 2 if padding == "same" else k) + output_padding
+
+
+def _tf_conv_nd(z, w, strides, dilation, padding):
+    """TF's forward convolution (channels-first), SAME padded the TF way (extra after)."""
+    if padding == "same":
+        pads = []
+        for n, k, s, d in zip(z.shape[2:], w.shape[2:], strides, dilation):
+            total = max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
+            pads.append((total // 2, total - total // 2))
+        z = F.pad(z, [p for pair in reversed(pads) for p in pair])
+    conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[z.dim() - 2]
+    return conv(z, w, stride=strides, dilation=dilation)
+
+
+def _reference_transposed(x, kernel, bias, strides, dilation, padding, output_padding):
+    """TF defines conv_transpose as the gradient of the forward convolution with respect to its
+    input (of Keras's output size): an independent reference, computed with autograd."""
+    rank = x.dim() - 2
+    lengths = [_keras_transposed_length(n, k, s, d, padding, p) for n, k, s, d, p in
+               zip(x.shape[1:-1], kernel.shape[:rank], strides, dilation, output_padding)]
+    w = kernel.permute(rank + 1, rank, *range(rank))  # Keras (*k, out, in) -> forward (in, out, *k)
+    z = torch.zeros(x.shape[0], kernel.shape[rank], *lengths, requires_grad=True)
+    y = _tf_conv_nd(z, w, strides, dilation, padding)
+    assert tuple(y.shape[2:]) == tuple(x.shape[1:-1]), "Keras's output size does not invert the conv"
+    (grad,) = torch.autograd.grad(y, z, x.movedim(-1, 1))
+    out = grad.movedim(1, -1)
+    return out if bias is None else out + bias
+
+
+TRANSPOSED = [
+    # (class, input spatial, kernel, strides, dilation, padding, output_padding)
+    ("Conv2DTranspose", (5, 6), (3, 3), (2, 2), (1, 1), "same", (0, 1)),
+    ("Conv2DTranspose", (5, 6), (4, 4), (2, 2), (1, 1), "same", (1, 1)),
+    ("Conv2DTranspose", (4, 5), (3, 4), (2, 3), (1, 1), "valid", (1, 2)),
+    ("Conv2DTranspose", (4, 5), (2, 2), (3, 3), (1, 1), "valid", None),
+    ("Conv2DTranspose", (4, 5), (3, 3), (1, 1), (2, 2), "same", None),
+    ("Conv2DTranspose", (4, 5), (3, 2), (1, 1), (2, 3), "valid", (0, 0)),
+    ("Conv1DTranspose", (7,), (3,), (3,), (1,), "same", (1,)),
+    ("Conv1DTranspose", (7,), (2,), (3,), (1,), "valid", (2,)),
+    ("Conv1DTranspose", (6,), (5,), (4,), (1,), "same", (3,)),
+    ("Conv3DTranspose", (3, 4, 3), (3, 3, 3), (2, 2, 2), (1, 1, 1), "same", (1, 0, 1)),
+    ("Conv3DTranspose", (3, 4, 3), (2, 2, 2), (1, 2, 2), (1, 1, 1), "valid", (0, 1, 0)),
+]
+
+
+@pytest.mark.parametrize("cls,spatial,kernel,strides,dilation,padding,output_padding", TRANSPOSED)
+def test_transposed_conv_is_the_gradient_of_conv(tmp_path, cls, spatial, kernel, strides, dilation,
+                                                 padding, output_padding):
+    cin, cout = 3, 2
+    k = RNG.standard_normal((*kernel, cout, cin)).astype(np.float32)
+    b = RNG.standard_normal(cout).astype(np.float32)
+    cfg = {"filters": cout, "kernel_size": list(kernel), "strides": list(strides), "padding": padding,
+           "dilation_rate": list(dilation)}
+    if output_padding is not None:
+        cfg["output_padding"] = list(output_padding)
+    model = torch_tfjs.load(write(tmp_path, seq(cfg, cls, [*spatial, cin]), {"c/kernel": k, "c/bias": b},
+                                  generatedBy="keras v2.15.0"))
+    x = torch.randn(2, *spatial, cin)
+    ref = _reference_transposed(x, torch.from_numpy(k), torch.from_numpy(b), strides, dilation, padding,
+                                (output_padding or (None,) * len(spatial)))
+    y = model(x)
+    assert y.shape == ref.shape
+    assert torch.allclose(y, ref, atol=1e-5)
+
+
+def test_output_padding_not_below_strides_is_refused(tmp_path):
+    k = RNG.standard_normal((3, 3, 2, 3)).astype(np.float32)
+    cfg = {"filters": 2, "kernel_size": [3, 3], "strides": [2, 2], "padding": "same", "use_bias": False,
+           "output_padding": [2, 0]}
+    with pytest.raises(torch_tfjs.errors.LayerConfigError, match="'c'.*output_padding"):
+        torch_tfjs.load(write(tmp_path, seq(cfg, "Conv2DTranspose", [4, 4, 3]), {"c/kernel": k}))
+
+
+def test_output_padding_follows_keras_where_tfjs_ignores_it():
+    """The tfjs-made fixture (xfail against tfjs's 8x10) runs at Keras's size, 7x10: SAME with an
+    odd kernel and output_padding 0 crops one row in front of the default output."""
+    case = FIXTURES / "layers" / "conv" / "conv2d_transpose_output_padding_ignored"
+    model = torch_tfjs.load_layers_model(case)
+    x = torch.from_numpy(np.load(case / "input_0.npy"))
+    layer = model.layers[1]
+    y = model(x)
+    assert y.shape == (2, 7, 10, 2) and np.load(case / "output_0.npy").shape == (2, 8, 10, 2)
+    kernel = torch.from_numpy(layer.keras_weights()[0][1].detach().numpy())
+    ref = _reference_transposed(x, kernel, layer.bias.detach(), (2, 2), (1, 1), "same", (0, 1))
+    assert torch.allclose(y, ref, atol=1e-5)

@@ -13,11 +13,6 @@ from .base import KerasLayer, LayerSpec
 from .registry import register_layer
 
 
-def _made_by_tfjs(spec: LayerSpec) -> bool:
-    generated = (spec.generated_by or "").lower()
-    return "tensorflow.js" in generated or "tfjs" in generated
-
-
 @register_layer("ReLU")
 class ReLU(KerasLayer):
     """Keras ReLU: ``max_value`` cap, ``negative_slope`` below ``threshold``."""
@@ -101,8 +96,10 @@ class ThresholdedReLU(KerasLayer):
 
 @register_layer("Softmax")
 class Softmax(KerasLayer):
-    """Softmax over ``axis``. tfjs only ever runs it over the last axis (a tfjs quirk), so
-    artifacts written by tfjs are run that way; Keras-written ones honour ``axis``."""
+    """Softmax over ``axis``; a list of several axes is one softmax jointly over all of them
+    (``exp(x - logsumexp(x, axes))``, tfjs and Keras alike). A single axis: tfjs only ever runs
+    the last one (a tfjs quirk), so artifacts written by tfjs are run that way; Keras-written
+    ones honour ``axis``."""
 
     supports_masking = True
 
@@ -110,7 +107,9 @@ class Softmax(KerasLayer):
         super().__init__(spec)
         axis = spec.config.get("axis", -1)
         axes: List[int] = [int(a) for a in axis] if isinstance(axis, (list, tuple)) else [int(axis)]
-        self.axes = [-1] if _made_by_tfjs(spec) else axes
+        if not axes:
+            raise spec.error("'axis' is an empty list")
+        self.axes = [-1] if len(axes) == 1 and spec.made_by_tfjs else axes
 
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
         if len(self.axes) == 1:

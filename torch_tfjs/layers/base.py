@@ -118,6 +118,13 @@ class LayerSpec:
     def trainable(self) -> bool:
         return bool(self.config.get("trainable", True))
 
+    @property
+    def made_by_tfjs(self) -> bool:
+        """Whether tfjs-layers wrote the artifact (it then runs as tfjs runs it where tfjs and
+        Keras differ)."""
+        generated = (self.generated_by or "").lower()
+        return "tensorflow.js" in generated or "tfjs" in generated
+
     def weight(self, name: str, index: Optional[int] = None) -> WeightRef:
         ref = self.weights.get(name, index)
         assert ref is not None

@@ -167,8 +167,7 @@ class DepthwiseConv2D(_Conv):
             "depthwise_kernel", ref, permutation=(self.rank, self.rank + 1) + tuple(range(self.rank)),
             torch_shape=(channels * multiplier, 1, *spatial), memory_format=_MEMORY[self.rank])
         self.bias = self.add_keras_weight("bias", spec.weight("bias", 1)) if self.use_bias else None
-        generated = (spec.generated_by or "").lower()
-        if "tensorflow.js" in generated or "tfjs" in generated:
+        if spec.made_by_tfjs:
             self.dilation = (1,) * self.rank
 
     def _conv(self, x: torch.Tensor) -> torch.Tensor:
@@ -218,29 +217,75 @@ class SeparableConv1D(SeparableConv2D):
     rank = 1
 
 
+def transposed_extent(n: int, kernel: int, stride: int, dilation: int, padding: str,
+                      output_padding: Optional[int]) -> Tuple[int, int]:
+    """One axis of a Keras/TF transposed convolution of an ``n``-long input: ``(crop, length)``,
+    the output being positions ``[crop, crop + length)`` of the unpadded ("full") transposed
+    convolution, whose ``(n - 1)·s + k`` positions continue as zeros (plus bias) beyond its end.
+
+    ``length`` is Keras's ``deconv_output_length`` (k the dilated kernel): n·s (same) or
+    n·s + max(k − s, 0) (valid) without ``output_padding``, else (n − 1)·s + k % 2 + p (same) or
+    (n − 1)·s + k + p (valid). ``crop`` is the front padding TF's conv gradient uses for that
+    output size: half (rounded down) of the total SAME padding, 0 for VALID."""
+    k = (kernel - 1) * dilation + 1
+    if output_padding is None:
+        length = n * stride if padding == "same" else n * stride + max(k - stride, 0)
+    else:
+        length = (n - 1) * stride + (k % 2 if padding == "same" else k) + output_padding
+    crop = max((n - 1) * stride + k - length, 0) // 2 if padding == "same" else 0
+    return crop, length
+
+
 @register_layer("Conv2DTranspose", "Convolution2DTranspose")
 class Conv2DTranspose(_Conv):
-    """Transposed convolution with TF's output size: n·s (same) or n·s + max(k − s, 0) (valid)."""
+    """Transposed convolution with Keras/TF's output size (see :func:`transposed_extent`).
+
+    ``output_padding`` follows Keras: tfjs 4.22 neither saves nor reads it, so tfjs runs a
+    Keras file that has it at the size without it (a tfjs bug; Keras-trained weights expect
+    Keras's size)."""
 
     rank = 2
 
     def __init__(self, spec: LayerSpec):
         super().__init__(spec)
-        if spec.config.get("output_padding") not in (None, [], 0):
-            raise spec.error("output_padding is not supported (tfjs does not support it either)")
+        if self.padding == "causal":
+            raise spec.error("padding 'causal' is not defined for transposed convolutions")
+        self.output_padding: Tuple[Optional[int], ...] = (None,) * self.rank
+        if spec.config.get("output_padding") is not None:
+            self.output_padding = conf_tuple(spec, "output_padding", self.rank)
+            if any(p >= s for p, s in zip(self.output_padding, self.strides)):
+                raise spec.error(f"output_padding {list(self.output_padding)} must be smaller than the "
+                                 f"strides {list(self.strides)}")
         self.kernel = self.add_keras_weight("kernel", spec.weight("kernel", 0),
                                             permutation=_transposed_kernel_to_torch(self.rank),
                                             memory_format=_MEMORY[self.rank])
         self.bias = self.add_keras_weight("bias", spec.weight("bias", 1)) if self.use_bias else None
 
     def _conv(self, x: torch.Tensor) -> torch.Tensor:
-        kernel = [(k - 1) * d + 1 for k, d in zip(self.kernel.shape[2:], self.dilation)]
-        extra = [max(s - k, 0) for s, k in zip(self.strides, kernel)]
-        y = _CONV_T[self.rank](x, self.kernel, self.bias, tuple(self.strides), 0, tuple(extra), 1,
-                               tuple(self.dilation))
-        if self.padding == "same":
-            for axis, (n, s, k) in enumerate(zip(x.shape[2:], self.strides, kernel)):
-                y = y.narrow(2 + axis, max(k - s, 0) // 2, n * s)
+        # torch's ``padding`` q crops q positions from both ends of the full output and its
+        # ``output_padding`` e re-extends the end (zeros + bias past the full output): take the
+        # symmetric part of the crop there and narrow the rest.
+        pads, extra, starts, lengths = [], [], [], []
+        for n, k, s, d, p in zip(x.shape[2:], self.kernel.shape[2:], self.strides, self.dilation,
+                                 self.output_padding):
+            crop, length = transposed_extent(n, k, s, d, self.padding, p)
+            after = (n - 1) * s + (k - 1) * d + 1 - crop - length  # < 0: zeros to add at the end
+            q = max(0, min(crop, after))
+            pads.append(q)
+            extra.append(max(0, -after))
+            starts.append(crop - q)
+            lengths.append(length)
+        # torch needs output_padding < max(stride, dilation); beyond that, pad by hand.
+        in_torch = all(e < max(s, d) for e, s, d in zip(extra, self.strides, self.dilation))
+        y = _CONV_T[self.rank](x, self.kernel, self.bias if in_torch else None, tuple(self.strides),
+                               tuple(pads), tuple(extra) if in_torch else 0, 1, tuple(self.dilation))
+        if not in_torch:
+            y = F.pad(y, [v for e in reversed(extra) for v in (0, e)])
+            if self.bias is not None:
+                y = y + self.bias.reshape((-1,) + (1,) * self.rank)
+        for axis, (start, length) in enumerate(zip(starts, lengths)):
+            if start or y.shape[2 + axis] != length:
+                y = y.narrow(2 + axis, start, length)
         return y
 
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:

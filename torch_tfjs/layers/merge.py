@@ -13,11 +13,6 @@ from .base import KerasLayer, LayerSpec, Tensors
 from .registry import register_layer
 
 
-def _made_by_tfjs(spec: LayerSpec) -> bool:
-    generated = (spec.generated_by or "").lower()
-    return "tensorflow.js" in generated or "tfjs" in generated
-
-
 def _and_masks(masks: Any) -> Optional[torch.Tensor]:
     if not isinstance(masks, (list, tuple)):
         return masks
@@ -27,8 +22,24 @@ def _and_masks(masks: Any) -> Optional[torch.Tensor]:
     return reduce(torch.logical_and, present)
 
 
+def expand_to_common_rank(xs: List[torch.Tensor]) -> List[torch.Tensor]:
+    """Keras/tfjs ``_Merge`` on inputs of different ranks: each lower-rank input gets new axes
+    at position 1 (after the batch axis) until all ranks agree; broadcasting then aligns
+    ``(batch, 4)`` with ``(batch, 3, 4)`` as ``(batch, 1, 4)``. Plain broadcasting would align
+    the trailing axes instead (and put the batch axis against a feature axis)."""
+    rank = max(x.dim() for x in xs)
+    return [x.reshape(x.shape[:1] + (1,) * (rank - x.dim()) + x.shape[1:]) if 0 < x.dim() < rank else x
+            for x in xs]
+
+
 class _Merge(KerasLayer):
     supports_masking = True
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        # A Keras 3 op layer (``x + y`` on symbolic tensors, saved with a config of just its
+        # name) is ``keras.ops.add``: numpy broadcasting, no rank expansion.
+        self.expands_ranks = self.elementwise and ("trainable" in spec.config or not is_keras3(spec.generated_by))
 
     def _check(self, inputs: Any) -> List[torch.Tensor]:
         if not isinstance(inputs, (list, tuple)) or len(inputs) < 2:
@@ -38,7 +49,13 @@ class _Merge(KerasLayer):
         like = next((x for x in xs if isinstance(x, torch.Tensor)), None)
         if like is None:
             raise ValueError(f"layer '{self.keras_name}' ({self.keras_class}) got no tensor")
-        # Keras 3 op layers (``x + 3.0`` saved as Add) pass Python numbers among the tensors.
+        # Elementwise merges expand lower ranks as Keras's _Merge does (not Concatenate / Dot).
+        # Keras 3 op layers (``x + 3.0`` saved as Add) pass Python numbers among the tensors:
+        # those broadcast as scalars and take no part in the expansion.
+        tensors = [x for x in xs if isinstance(x, torch.Tensor)]
+        if self.expands_ranks and len({x.dim() for x in tensors}) > 1:
+            tensors = iter(expand_to_common_rank(tensors))
+            xs = [next(tensors) if isinstance(x, torch.Tensor) else x for x in xs]
         return [x if isinstance(x, torch.Tensor) else torch.tensor(x, dtype=like.dtype, device=like.device)
                 for x in xs]
 
@@ -107,7 +124,7 @@ class Concatenate(_Merge):
     def __init__(self, spec: LayerSpec):
         super().__init__(spec)
         self.axis = int(spec.config.get("axis", -1))
-        if self.axis < 0 and _made_by_tfjs(spec):
+        if self.axis < 0 and spec.made_by_tfjs:
             self.axis = -1
         # Concatenating on the feature axis keeps a step when every input keeps it (tfjs, Keras 2:
         # ``all``) — or when any input does (Keras 3: ``any``).
@@ -139,7 +156,7 @@ class Dot(_Merge):
         axes = spec.require("axes")
         self.axes = [int(a) for a in axes] if isinstance(axes, (list, tuple)) else [int(axes), int(axes)]
         self.normalize = bool(spec.config.get("normalize", False))
-        self.epsilon = 1e-7 if _made_by_tfjs(spec) else 1e-12
+        self.epsilon = 1e-7 if spec.made_by_tfjs else 1e-12
 
     def _l2(self, x: torch.Tensor, axis: int) -> torch.Tensor:
         sq = torch.sum(x * x, dim=axis, keepdim=True)

@@ -9,7 +9,8 @@ applies the input kernel to *all* timesteps in one matmul (or one convolution), 
 Semantics follow tfjs/Keras: gate order ``[z, r, h]`` (GRU) and ``[i, f, c, o]`` (LSTM),
 tfjs's GRU without ``reset_after`` and Keras's ``reset_after=True`` (bias of shape (2, 3·units)),
 masked timesteps keep the previous output and states, ``go_backwards`` returns the sequence in
-reversed order, ``initial_state`` arrives as extra inputs. ``stateful`` RNNs run statelessly
+reversed order, ``initial_state`` arrives as extra inputs; a stack of cells lists its states
+last cell first in tfjs-made artifacts (see :class:`StackedRNNCells`). ``stateful`` RNNs run statelessly
 (states start at zero on every call). Recurrent dropout is inactive at inference and ignored in
 training.
 """
@@ -19,11 +20,10 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
-from torch import nn
 
 from .._layout import to_channels_first, to_channels_last
 from ..activations import get_activation, is_keras3
-from .base import KerasLayer, LayerSpec, Tensors, WeightScope, conf_tuple, snake
+from .base import KerasLayer, LayerSpec, Tensors, WeightScope, conf_tuple, data_format, snake
 from .conv import tf_conv
 from .registry import register_layer
 
@@ -64,6 +64,14 @@ class RecurrentCell(KerasLayer):
     def output_of(self, states: States) -> torch.Tensor:
         """The step output for given states (masked steps repeat it): the first state."""
         return states[0]
+
+    def states_from_layer(self, states: States) -> States:
+        """Initial states as the layer receives them → the order :meth:`step` uses."""
+        return states
+
+    def states_to_layer(self, states: States) -> States:
+        """Final states in the order :meth:`step` uses → as the layer returns them."""
+        return states
 
 
 @register_layer("SimpleRNNCell")
@@ -147,18 +155,20 @@ class LSTMCell(RecurrentCell):
 
 @register_layer("ConvLSTM2DCell")
 class ConvLSTM2DCell(RecurrentCell):
-    """Convolutional LSTM step on (batch, rows, cols, channels) frames; gates ``[i, f, c, o]``.
+    """Convolutional LSTM step on (batch, rows, cols, channels) frames — or (batch, channels,
+    rows, cols) with ``data_format='channels_first'``; gates ``[i, f, c, o]``.
 
     The input convolution uses the layer's strides/padding/dilation; the recurrent one is
-    always stride 1 'same'. States are kept channels-first inside the loop.
+    always stride 1 'same'. States are kept channels-first inside the loop. Activations see the
+    frames in the layer's data format (softmax reduces over channels for channels_last, over
+    columns for channels_first, as in tfjs and Keras).
     """
 
     state_count = 2
 
     def __init__(self, spec: LayerSpec):
         super().__init__(spec)
-        if snake(spec.config.get("data_format") or "channels_last") != "channels_last":
-            raise spec.error("only data_format='channels_last' is supported")
+        self.channels_first = data_format(spec) == "channels_first"
         self.recurrent_activation = _activation(spec, "recurrent_activation", "hard_sigmoid")
         self.strides = conf_tuple(spec, "strides", 2, 1)
         self.dilation = conf_tuple(spec, "dilation_rate", 2, 1)
@@ -172,7 +182,8 @@ class ConvLSTM2DCell(RecurrentCell):
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
         batch, time = x.shape[:2]
-        frames = to_channels_first(x.reshape(batch * time, *x.shape[2:]))
+        frames = x.reshape(batch * time, *x.shape[2:])
+        frames = frames if self.channels_first else to_channels_first(frames)
         out = tf_conv(frames, self.kernel, self.bias if self.use_bias else None, 2, self.strides,
                       self.padding, self.dilation)
         return out.reshape(batch, time, *out.shape[1:])
@@ -182,10 +193,12 @@ class ConvLSTM2DCell(RecurrentCell):
         zeros = x.new_zeros(x.shape[0], self.units, *projected_shape[-2:])
         return [zeros, zeros.clone()]
 
-    @staticmethod
-    def _channels_last(activation, x: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped-def]
-        """Apply ``activation`` as Keras does, on channels-last data (softmax reduces over the
-        channels); a view both ways, so elementwise activations cost nothing extra."""
+    def _apply(self, activation, x: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped-def]
+        """Apply ``activation`` to a channels-first frame as Keras does, in the layer's data
+        format: for channels_last through a view both ways (so elementwise activations cost
+        nothing extra and softmax reduces over the channels)."""
+        if self.channels_first:
+            return activation(x)
         return to_channels_first(activation(to_channels_last(x)))
 
     def step(self, projected: torch.Tensor, states: States) -> Tuple[torch.Tensor, States]:
@@ -193,22 +206,49 @@ class ConvLSTM2DCell(RecurrentCell):
         gates = projected + tf_conv(h, self.recurrent_kernel, None, 2, (1, 1), "same", (1, 1))
         i, f, g, o = torch.chunk(gates, 4, dim=1)
         act, rec = self.activation, self.recurrent_activation
-        c = self._channels_last(rec, f) * c + self._channels_last(rec, i) * self._channels_last(act, g)
-        h = self._channels_last(rec, o) * self._channels_last(act, c)
+        c = self._apply(rec, f) * c + self._apply(rec, i) * self._apply(act, g)
+        h = self._apply(rec, o) * self._apply(act, c)
         return h, [h, c]
 
 
 @register_layer("StackedRNNCells")
 class StackedRNNCells(RecurrentCell):
-    """Several cells applied in turn at each step; the states are all cells' states in order."""
+    """Several cells applied in turn at each step; :meth:`step` keeps all cells' states in cell
+    order. The layer's states (``initial_state`` inputs, ``return_state`` outputs) are in cell
+    order under Keras 2.2+ / 3, but tfjs lists them *last cell first* (each cell's own states
+    still in order, e.g. ``[h, c]``), as Keras did before ``reverse_state_order`` went away:
+    artifacts written by tfjs are run that way."""
 
     def __init__(self, spec: LayerSpec, cells: Optional[List[RecurrentCell]] = None):
         super().__init__(spec)
         if cells is None:
             cells = _build_cells(spec, spec.config.get("cells") or [], spec.weights)
-        self.cells = nn.ModuleList(cells)
+        # Each cell is a direct child (``cell_<i>``), not inside an nn.ModuleList: the Keras
+        # weight walks (save-back, safetensors) descend through KerasLayer children only.
+        self.cells: List[RecurrentCell] = list(cells)
+        for index, cell in enumerate(cells):
+            self.add_module(f"cell_{index}", cell)
         self.state_count = sum(c.state_count for c in cells)
         self.units = cells[-1].units
+        self.reverse_state_order = spec.made_by_tfjs
+
+    def _regroup(self, states: States, counts: List[int]) -> States:
+        """Splits ``states`` into groups of ``counts`` and joins the groups in reverse order."""
+        groups, offset = [], 0
+        for count in counts:
+            groups.append(states[offset:offset + count])
+            offset += count
+        return [s for group in reversed(groups) for s in group]
+
+    def states_from_layer(self, states: States) -> States:
+        if not self.reverse_state_order:
+            return states
+        return self._regroup(states, [c.state_count for c in reversed(self.cells)])
+
+    def states_to_layer(self, states: States) -> States:
+        if not self.reverse_state_order:
+            return states
+        return self._regroup(states, [c.state_count for c in self.cells])
 
     def initial_states(self, x: torch.Tensor) -> States:
         states: States = []
@@ -337,13 +377,15 @@ class RNN(KerasLayer):
 
     def forward(self, inputs: Tensors, mask: Any = None, training: Optional[bool] = None) -> Tensors:
         x, initial, mask = split_rnn_call(inputs, mask)
-        convolutional = isinstance(self.cell, ConvLSTM2DCell)
-        if convolutional:  # states run channels-first inside the loop
+        # A channels_last ConvLSTM2D runs its states channels-first inside the loop.
+        moves_axes = isinstance(self.cell, ConvLSTM2DCell) and not self.cell.channels_first
+        if moves_axes:
             initial = [to_channels_first(s) for s in initial]
-        states = initial if initial else self.cell.initial_states(x)
+        states = self.cell.states_from_layer(initial) if initial else self.cell.initial_states(x)
         outputs, states = run_recurrence(self.cell, x, states, mask, self.go_backwards)
+        states = self.cell.states_to_layer(states)
         output = torch.stack(outputs, dim=1) if self.return_sequences else outputs[-1]
-        if convolutional:
+        if moves_axes:
             output = _frames_last(output) if self.return_sequences else to_channels_last(output)
             states = [to_channels_last(s) for s in states]
         if self.return_state:

@@ -17,6 +17,11 @@ export const cases = [
     build: (tf) => one(tf, tf.layers.thresholdedReLU({ theta: 0.7, inputShape: [3, 5] })), inputs: [X] },
   { name: 'softmax_layer', covers: ['Softmax'], description: 'Softmax layer (last axis)',
     build: (tf) => one(tf, tf.layers.softmax({ axis: -1, inputShape: [3, 5] })), inputs: [X] },
+  // An axis list runs one softmax jointly over all listed axes (exp(x - logSumExp(x, axes))).
+  { name: 'softmax_axes_list', covers: ['Softmax'], description: 'Softmax layer axis [1, 2] (joint over both)',
+    build: (tf) => one(tf, tf.layers.softmax({ axis: [1, 2], inputShape: [3, 5] })), inputs: [X] },
+  { name: 'softmax_axes_list_rank4', covers: ['Softmax'], description: 'Softmax layer axis [1, 2] on rank 4 (not the last axis)',
+    build: (tf) => one(tf, tf.layers.softmax({ axis: [1, 2], inputShape: [3, 2, 4] })), inputs: [{ shape: [2, 3, 2, 4], range: [-4, 4] }] },
   ...IDS.map((id) => ({
     name: `activation_${id.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase())}`, covers: ['Activation'],
     description: `Activation('${id}')`, build: (tf) => one(tf, tf.layers.activation({ activation: id, inputShape: [3, 5] })),

@@ -73,4 +73,17 @@ export const cases = [
   { name: 'conv3d_transpose_valid', covers: ['Conv3DTranspose'], description: 'Conv3DTranspose k2 valid stride 1',
     build: (tf) => one(tf, tf.layers.conv3dTranspose({ filters: 2, kernelSize: 2, inputShape: [3, 3, 2, 2] })),
     inputs: [{ shape: [1, 3, 3, 2, 2] }] },
+  // tfjs 4.22 neither writes nor reads `output_padding` (a Keras-only option): a file that has it
+  // (made here by adding it to the saved config) loads and runs at the size without it. Keras
+  // semantics are followed instead (tests/fixtures/keras/keras*_transpose_output_padding).
+  { name: 'conv2d_transpose_output_padding_ignored', covers: ['Conv2DTranspose'],
+    description: 'Conv2DTranspose k3 same stride 2 with output_padding [0, 1] in its saved config (tfjs ignores it)',
+    build: (tf) => {
+      const layer = tf.layers.conv2dTranspose({ filters: 2, kernelSize: 3, strides: 2, padding: 'same', inputShape: [4, 5, 2] });
+      const getConfig = layer.getConfig.bind(layer);
+      layer.getConfig = () => ({ ...getConfig(), outputPadding: [0, 1] });
+      return one(tf, layer);
+    },
+    inputs: [{ shape: [2, 4, 5, 2] }], follows: 'keras',
+    xfail: 'tfjs 4.22 ignores output_padding (8x10 output where Keras gives 7x10); torch_tfjs follows Keras, checked by tests/fixtures/keras/keras*_transpose_output_padding' },
 ];

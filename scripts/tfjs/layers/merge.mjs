@@ -27,4 +27,18 @@ export const cases = [
     build: (tf) => merged(tf, (t) => t.layers.dot({ axes: [2, 2] }), [[3, 4], [5, 4]]), inputs: [{ shape: [2, 3, 4] }, { shape: [2, 5, 4] }] },
   { name: 'dot_rank3_axes_1_2', covers: ['Dot'], description: 'Dot rank 3 axes [1, 2]',
     build: (tf) => merged(tf, (t) => t.layers.dot({ axes: [1, 2] }), [[4, 3], [5, 4]]), inputs: [{ shape: [2, 4, 3] }, { shape: [2, 5, 4] }] },
+  // Inputs of different ranks: tfjs (like Keras's _Merge) expands the lower-rank ones at axis 1
+  // until the ranks agree, then broadcasts; plain numpy broadcasting would align trailing axes.
+  ...[
+    ['multiply', [[3, 4], [4]]],
+    ['add', [[2, 3, 4], [4], [3, 4]]],
+    ['average', [[3, 4], [1]]],
+    ['maximum', [[2, 3], [3]]],
+    ['minimum', [[4], [2, 4]]],
+  ].map(([op, shapes]) => ({
+    name: `${op}_rank_mismatch`, covers: [op[0].toUpperCase() + op.slice(1)],
+    description: `${op} of inputs shaped ${JSON.stringify(shapes)} (lower ranks expanded at axis 1)`,
+    build: (tf) => merged(tf, (t) => t.layers[op](), shapes),
+    inputs: shapes.map((s) => ({ shape: [2, ...s] })),
+  })),
 ];

@@ -96,4 +96,64 @@ export const cases = [
     build: (tf) => seq(tf, [tf.layers.convLstm2d({ filters: 3, kernelSize: 2, padding: 'same', activation: 'softmax', inputShape: [2, 4, 4, 2] })]),
     inputs: [{ shape: [1, 2, 4, 4, 2] }],
   },
+  // RNN over a list of cells with return_state: tfjs (StackedRNNCells) returns the states in
+  // reverse cell order (the last cell's first), each cell's own states in order ([h, c]).
+  {
+    name: 'rnn_stacked_cells_return_state', covers: ['RNN', 'StackedRNNCells', 'SimpleRNNCell', 'GRUCell', 'LSTMCell'],
+    description: 'RNN over [SimpleRNNCell(3), GRUCell(4), LSTMCell(2)], return_state (states last cell first)',
+    build: (tf) => {
+      const input = tf.input({ shape: [5, 2] });
+      const outs = tf.layers.rnn({
+        cell: [tf.layers.simpleRNNCell({ units: 3 }), tf.layers.gruCell({ units: 4 }), tf.layers.lstmCell({ units: 2 })],
+        returnState: true,
+      }).apply(input);
+      return tf.model({ inputs: input, outputs: outs });
+    },
+    inputs: [{ shape: [2, 5, 2] }],
+  },
+  {
+    name: 'rnn_stacked_cells_return_state_sequences_backwards', covers: ['RNN', 'StackedRNNCells', 'LSTMCell', 'SimpleRNNCell', 'GRUCell'],
+    description: 'RNN over [LSTMCell(3), SimpleRNNCell(2), LSTMCell(4), GRUCell(2)], return_sequences + return_state + go_backwards',
+    build: (tf) => {
+      const input = tf.input({ shape: [4, 3] });
+      const outs = tf.layers.rnn({
+        cell: [tf.layers.lstmCell({ units: 3 }), tf.layers.simpleRNNCell({ units: 2 }),
+          tf.layers.lstmCell({ units: 4, recurrentActivation: 'sigmoid' }), tf.layers.gruCell({ units: 2 })],
+        returnSequences: true, returnState: true, goBackwards: true,
+      }).apply(input);
+      return tf.model({ inputs: input, outputs: outs });
+    },
+    inputs: [{ shape: [2, 4, 3] }],
+  },
+  {
+    name: 'rnn_stacked_cells_initial_state', covers: ['RNN', 'StackedRNNCells', 'LSTMCell', 'GRUCell'],
+    description: 'stacked-cell encoder states (tfjs order) feed a stacked-cell decoder as initial_state',
+    build: (tf) => {
+      const enc = tf.input({ shape: [4, 2] });
+      const dec = tf.input({ shape: [3, 2] });
+      const cells = () => [tf.layers.lstmCell({ units: 3 }), tf.layers.gruCell({ units: 2 })];
+      const [, ...states] = tf.layers.rnn({ cell: cells(), returnState: true }).apply(enc);
+      const out = tf.layers.rnn({ cell: cells(), returnSequences: true }).apply(dec, { initialState: states });
+      return tf.model({ inputs: [enc, dec], outputs: [out, ...states] });
+    },
+    inputs: [{ shape: [2, 4, 2] }, { shape: [2, 3, 2] }],
+  },
+  // ConvLSTM2D on channels-first frames (batch, time, channels, rows, cols): NCHW convolutions,
+  // activations applied to the NCHW tensors as they are (softmax then reduces over columns).
+  {
+    name: 'conv_lstm2d_channels_first', covers: ['ConvLSTM2D', 'ConvLSTM2DCell'],
+    description: 'ConvLSTM2D channels_first 3x3 same, return_sequences',
+    build: (tf) => seq(tf, [tf.layers.convLstm2d({ filters: 2, kernelSize: 3, padding: 'same', dataFormat: 'channelsFirst', returnSequences: true, inputShape: [3, 2, 5, 4] })]),
+    inputs: [{ shape: [1, 3, 2, 5, 4] }],
+  },
+  {
+    name: 'conv_lstm2d_channels_first_valid_state', covers: ['ConvLSTM2D'],
+    description: 'ConvLSTM2D channels_first 2x3 valid stride 2, softmax activation, return_state',
+    build: (tf) => {
+      const input = tf.input({ shape: [2, 3, 6, 7] });
+      const outs = tf.layers.convLstm2d({ filters: 3, kernelSize: [2, 3], strides: 2, activation: 'softmax', dataFormat: 'channelsFirst', returnState: true }).apply(input);
+      return tf.model({ inputs: input, outputs: outs });
+    },
+    inputs: [{ shape: [2, 2, 3, 6, 7] }],
+  },
 ];
