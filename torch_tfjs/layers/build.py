@@ -25,15 +25,10 @@ from ..activations import is_keras3
 from ..io import ModelArtifact, read_artifact
 from ..io.sources import PathLike
 from .base import KerasLayer, LayerSpec, Tensors, WeightRef, WeightScope
+from .ops import unsupported_layers_hint
 from .registry import MODEL_CLASSES, get_layer_converter
 
 TensorKey = Tuple[str, int, int]  # (layer name, node index, tensor index)
-
-_LAMBDA_HINT = ("Lambda layers hold Python code and TFOpLambda layers name raw TF functions "
-                "(only a fixed set of elementwise ones is supported); torch_tfjs never executes "
-                "code from an artifact. Register a converter with "
-                "torch_tfjs.register_layer('<ClassName>') to supply the computation.")
-
 
 # --------------------------------------------------------------------------------------------
 # config normalisation
@@ -881,9 +876,7 @@ def build_layers_model(artifact: ModelArtifact, *, strict: bool = True,
     missing: Dict[str, List[str]] = {}
     find_unsupported(top, missing)
     if missing:
-        hint = _LAMBDA_HINT if any(k.split("(")[0] in ("Lambda", "TFOpLambda", "SlicingOpLambda") for k in missing) else (
-            "Register converters with torch_tfjs.register_layer('<ClassName>').")
-        raise UnsupportedLayerError(missing, hint)
+        raise UnsupportedLayerError(missing, unsupported_layers_hint(missing))
     index = WeightIndex(artifact.weights, _model_names(top), _top_layers(top))
     builder = Builder(where, artifact.generated_by)
     model_config = top.get("config")

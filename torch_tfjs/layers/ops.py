@@ -13,13 +13,15 @@
   op saved as its NodeDef plus constant inputs. The common ops (elementwise math, Cast, Reshape,
   Transpose, ConcatV2, Pack, StridedSlice, reductions, MatMul, resizes, pads ...) run with TF's
   semantics; tfjs-layers cannot load these models at all.
+- Keras 3 structural ops: ``Transpose``, ``Matmul``, ``Stack``, ``Where``, ``Clip``, ``Cast``
+  (``keras.ops.reshape`` is saved as ``Reshape`` with ``newshape`` and runs in core.Reshape).
 - ``LayerScale``, the one custom layer of keras.applications (ConvNeXt).
 """
 
 from __future__ import annotations
 
 import base64
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 import torch
@@ -281,6 +283,87 @@ class Keras3ExpandSqueeze(KerasLayer):
             x = x.squeeze(axis)
         return x
 
+
+
+def _first(inputs: Any) -> Any:
+    return inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+
+
+@register_layer("Transpose")
+class Keras3Transpose(KerasLayer):
+    """``keras.ops.transpose(x, axes)`` (all axes, batch included; None reverses them)."""
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        axes = spec.config.get("axes")
+        self.axes = None if axes is None else [int(a) for a in axes]
+
+    def forward(self, inputs: Any, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        x = _first(inputs)
+        return x.permute(self.axes if self.axes is not None else list(reversed(range(x.dim()))))
+
+
+@register_layer("Matmul")
+class Keras3Matmul(KerasLayer):
+    """``keras.ops.matmul(a, b)``: numpy matmul (batch broadcasting, 1-D operands)."""
+
+    def forward(self, inputs: List[Any], mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        a, b = inputs
+        like = a if isinstance(a, torch.Tensor) else b
+        return torch.matmul(_as_tensor(a, like), _as_tensor(b, like))
+
+
+@register_layer("Stack")
+class Keras3Stack(KerasLayer):
+    """``keras.ops.stack([x, y, ...], axis)``."""
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        self.axis = int(spec.config.get("axis", 0))
+
+    def forward(self, inputs: Any, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        tensors = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        return torch.stack(tensors, dim=self.axis)
+
+
+@register_layer("Where")
+class Keras3Where(KerasLayer):
+    """``keras.ops.where(condition, x1, x2)``; either branch may be a Python number."""
+
+    def forward(self, inputs: List[Any], mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        if not isinstance(inputs, (list, tuple)) or len(inputs) != 3:
+            raise TypeError(f"layer '{self.keras_name}' (Where) takes condition, x1 and x2")
+        condition, a, b = inputs
+        like = a if isinstance(a, torch.Tensor) else b if isinstance(b, torch.Tensor) else condition.float()
+        return torch.where(condition.bool(), _as_tensor(a, like), _as_tensor(b, like))
+
+
+@register_layer("Clip")
+class Keras3Clip(KerasLayer):
+    """``keras.ops.clip(x, x_min, x_max)``."""
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        self.low, self.high = spec.require("x_min"), spec.require("x_max")
+
+    def forward(self, inputs: Any, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        return torch.clamp(_first(inputs), self.low, self.high)
+
+
+@register_layer("Cast")
+class Keras3Cast(KerasLayer):
+    """``keras.ops.cast(x, dtype)``; float → int truncates toward zero as TF does."""
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        dtype = spec.require("dtype")
+        name = dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype
+        if name not in _KERAS3_DTYPES:
+            raise spec.error(f"cast to dtype {name!r} is not supported")
+        self.dtype = _KERAS3_DTYPES[name]
+
+    def forward(self, inputs: Any, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        return _first(inputs).to(self.dtype)
 
 # --- tf.keras TensorFlowOpLayer -----------------------------------------------------------------
 #
@@ -653,3 +736,34 @@ class TensorFlowOpLayer(KerasLayer):
 
     def extra_repr(self) -> str:
         return f"name={self.layer_name!r}, op={self.op!r}"
+
+
+
+# --- layers that cannot be converted, and why ------------------------------------------------
+
+#: Why a class (the part of an unsupported-layers key before "(") has no converter. Lambda and
+#: TFSMLayer carry their computation outside the config; the op layers name TF code by name.
+REFUSAL_REASONS: Dict[str, str] = {
+    "Lambda": "wraps a Python function (marshalled bytecode or a module path), which a tfjs "
+              "artifact cannot carry; torch_tfjs never executes code from an artifact",
+    "TFSMLayer": "wraps a TensorFlow SavedModel (a separate folder of graphs and variables), which "
+                 "a tfjs layers artifact cannot carry",
+    "TFOpLambda": "names a TF function; only the elementwise ones in torch_tfjs.layers.ops run "
+                  "(torch_tfjs never executes code from an artifact)",
+    "SlicingOpLambda": "names a TF function (tensor slicing), which torch_tfjs does not run",
+    "TensorFlowOpLayer": "wraps a raw TF op that has no torch implementation in torch_tfjs.layers.ops",
+}
+
+
+def unsupported_layers_hint(missing: Mapping[str, List[str]]) -> str:
+    """The explanation under an unsupported-layers list: why each refused class cannot be
+    converted (naming its layers), then how to supply a converter."""
+    lines = []
+    for key in sorted(missing):
+        reason = REFUSAL_REASONS.get(key.split("(")[0])
+        if reason:
+            names = ", ".join(f"'{n}'" for n in missing[key][:5]) + (" ..." if len(missing[key]) > 5 else "")
+            lines.append(f"{key} ({names}) {reason}.")
+    lines.append("Register converters with torch_tfjs.register_layer('<ClassName>') to supply the "
+                 "computation.")
+    return "\n".join(lines)
