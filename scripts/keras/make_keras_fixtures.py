@@ -199,6 +199,36 @@ def keras3_ops():
     return K.Model(inp, out, name="keras3_ops")
 
 
+def keras3_ops_structural():
+    """Keras 3 structural ``keras.ops`` saved as op layers: Reshape (``newshape``, batch axis
+    included, same class name as the Reshape layer), Transpose, Matmul, Stack, Where with a
+    literal branch, Clip, Cast (to int32 and back: truncation), Softmax (the op)."""
+    K = keras
+    inp = K.Input(shape=(4, 6), name="x")
+    h = K.layers.Dense(6, name="d")(inp)
+    a = K.ops.reshape(h, (-1, 6, 4))
+    b = K.ops.transpose(a, (0, 2, 1))
+    c = K.ops.matmul(b, a)                                    # (N, 4, 4)
+    d = K.ops.stack([h, h * 2.0], axis=1)                     # (N, 2, 4, 6)
+    w = K.ops.where(h > 0.0, h, -0.25)
+    cl = K.ops.clip(h, -0.5, 0.5)
+    t = K.ops.cast(K.ops.cast(h * 3.0, "int32"), "float32")
+    sm = K.ops.softmax(h, axis=-1)
+    flat = K.ops.concatenate([K.ops.reshape(c, (-1, 16)), K.ops.reshape(d, (-1, 48)),
+                              K.ops.reshape(w + cl + t + sm, (-1, 24))], axis=-1)
+    out = K.layers.Dense(3, name="o")(flat)
+    return K.Model(inp, [out, c], name="keras3_ops_structural")
+
+
+def keras3_sequential():
+    """A top-level Keras 3 Sequential (InputLayer with ``batch_shape`` first, DTypePolicy
+    objects in every layer), which tfjs 4.22 cannot load."""
+    K = keras
+    return K.Sequential([K.Input(shape=(6,), name="features"), K.layers.Dense(5, activation="relu", name="h"),
+                         K.layers.Dropout(0.2, name="drop"), K.layers.Dense(2, name="o")],
+                        name="keras3_sequential")
+
+
 def _masked_concat(K, name):
     """Two masked token streams concatenated on the features into an LSTM: the step mask is
     the AND of the inputs' masks in Keras 2 and their OR in Keras 3 (saved as op layers)."""
@@ -596,6 +626,17 @@ SPECS = [
           "Concatenate", "Mean"],
          "Keras 3 functional with keras.ops / operator calls saved as op layers (.keras converter path)",
          keras3=True),
+    Spec("keras3_ops_structural", keras3_ops_structural,
+         lambda rng: [rng.normal(0.0, 1.0, size=(3, 4, 6)).astype(np.float32)],
+         ["InputLayer", "Dense", "Reshape", "Transpose", "Matmul", "Stack", "Multiply", "Greater",
+          "Where", "Clip", "Cast", "Softmax", "Add", "Concatenate"],
+         "Keras 3 structural keras.ops saved as op layers: reshape (newshape), transpose, matmul, "
+         "stack, where (literal branch), clip, cast float->int32->float, softmax (.keras converter "
+         "path; tfjs cannot load Keras 3 files)", keras3=True),
+    Spec("keras3_sequential", keras3_sequential, lambda rng: [rng.normal(0.0, 1.0, size=(3, 6)).astype(np.float32)],
+         ["InputLayer", "Sequential", "Dense", "Dropout"],
+         "Keras 3 top-level Sequential: InputLayer batch_shape, DTypePolicy dtypes (.keras converter "
+         "path; tfjs cannot load it)", keras3=True),
     Spec("keras2_masked_concat", lambda: _masked_concat(tf_keras, "keras2_masked_concat"), masked_token_pairs,
          ["InputLayer", "Embedding", "Concatenate", "LSTM", "Dense"],
          "Keras 2: two Embedding(mask_zero) streams concatenated into an LSTM (step mask = AND)"),

@@ -19,17 +19,12 @@ from ..io import ModelArtifact, read_artifact
 from ..io.sources import PathLike
 from .base import LayerSpec, WeightScope
 from .model import LayersModel
+from .ops import unsupported_layers_hint
 from .registry import MODEL_CLASSES, get_layer_converter
 from .topology import (LayerCall, TensorKey, find_unsupported, has_own_first_node,
                        model_names, model_signature, normalize_layer_config, parse_inbound_node,
                        parse_io_list, sequential_input, tensor_keys, top_layers, unwrap_topology)
 from .weights import WeightIndex
-
-_LAMBDA_HINT = ("Lambda layers hold Python code and TFOpLambda layers name raw TF functions "
-                "(only a fixed set of elementwise ones is supported); torch_tfjs never executes "
-                "code from an artifact. Register a converter with "
-                "torch_tfjs.register_layer('<ClassName>') to supply the computation.")
-
 
 class Builder:
     """Builds LayersModels from configs; one per artifact (shares the weight index)."""
@@ -164,9 +159,7 @@ def build_layers_model(artifact: ModelArtifact, *, strict: bool = True,
     missing: Dict[str, List[str]] = {}
     find_unsupported(top, missing)
     if missing:
-        hint = _LAMBDA_HINT if any(k.split("(")[0] in ("Lambda", "TFOpLambda", "SlicingOpLambda") for k in missing) else (
-            "Register converters with torch_tfjs.register_layer('<ClassName>').")
-        raise UnsupportedLayerError(missing, hint)
+        raise UnsupportedLayerError(missing, unsupported_layers_hint(missing))
     index = WeightIndex(artifact.weights, model_names(top), top_layers(top))
     builder = Builder(where, artifact.generated_by)
     model_config = top.get("config")

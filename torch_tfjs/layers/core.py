@@ -119,13 +119,19 @@ class Flatten(KerasLayer):
 
 @register_layer("Reshape")
 class Reshape(KerasLayer):
-    """Reshapes all but the batch axis to ``target_shape`` (one -1 allowed)."""
+    """Reshapes all but the batch axis to ``target_shape`` (one -1 allowed). Keras 3 saves
+    ``keras.ops.reshape(x, newshape)`` under the same class name with ``newshape``, the whole
+    shape (batch axis included)."""
 
     def __init__(self, spec: LayerSpec):
         super().__init__(spec)
-        self.target_shape: List[int] = [int(d) if d is not None else -1 for d in spec.require("target_shape")]
+        self.whole_shape = "target_shape" not in spec.config and "newshape" in spec.config
+        shape = spec.config["newshape"] if self.whole_shape else spec.require("target_shape")
+        self.target_shape: List[int] = [int(d) if d is not None else -1 for d in shape]
 
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        if self.whole_shape:
+            return inputs.reshape(self.target_shape)
         return inputs.reshape(inputs.shape[0], *self.target_shape)
 
 

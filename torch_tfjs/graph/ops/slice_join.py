@@ -8,11 +8,12 @@ lowered to plain tensor indexing (``x[a:b:s, None, ..., i]``) so it traces witho
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 import torch
 
+from ..._tfops import strided_slice, strided_slice_index
 from ..node import OpNode, Value
 from ..registry import layout_rewrite, register_op
 
@@ -125,76 +126,6 @@ def slice_op(node: OpNode) -> Value:
     if begin is None or size is None:
         return node.call(slice_dynamic, node.input(0), node.input(1), node.input(2))
     return node.call(slice_begin_size, node.input(0), [int(b) for b in begin], [int(s) for s in size])
-
-
-def strided_slice_index(begin: Sequence[int], end: Sequence[int], strides: Sequence[int],
-                        begin_mask: int, end_mask: int, ellipsis_mask: int, new_axis_mask: int,
-                        shrink_axis_mask: int) -> List[Any]:
-    """A TF StridedSlice spec as a Python index (ints, slices, None, Ellipsis).
-
-    Negative strides stay in the slices; :func:`strided_slice` applies them with flips because
-    torch indexing only takes positive steps.
-    """
-    index: List[Any] = []
-    seen_ellipsis = False
-    for i in range(len(begin)):
-        bit = 1 << i
-        if ellipsis_mask & bit:
-            if not seen_ellipsis:
-                index.append(Ellipsis)
-                seen_ellipsis = True
-            continue
-        if new_axis_mask & bit:
-            index.append(None)
-            continue
-        stride = int(strides[i]) if i < len(strides) else 1
-        if stride == 0:
-            raise ValueError("StridedSlice stride 0")
-        if shrink_axis_mask & bit:
-            # TF: a masked begin is the first element in stride direction
-            index.append((0 if stride > 0 else -1) if begin_mask & bit else int(begin[i]))
-            continue
-        b = None if begin_mask & bit else int(begin[i])
-        e = None if end_mask & bit else int(end[i])
-        index.append(slice(b, e, stride))
-    return index
-
-
-def strided_slice(x: torch.Tensor, index: List[Any]) -> torch.Tensor:
-    """``x[index]`` with numpy semantics, negative steps included."""
-    if not any(isinstance(i, slice) and i.step is not None and i.step < 0 for i in index):
-        return x[tuple(i if not isinstance(i, slice) or i.step != 1 else slice(i.start, i.stop)
-                       for i in index)]
-    # Resolve the axis each index entry refers to, then apply negative steps one axis at a time.
-    n_real = sum(1 for i in index if i is not None and i is not Ellipsis)
-    axis = 0
-    positive: List[Any] = []
-    flips: List[Tuple[int, slice]] = []
-    for i in index:
-        if i is Ellipsis:
-            skip = x.dim() - n_real
-            positive.append(Ellipsis)
-            axis += skip
-        elif i is None:
-            positive.append(None)
-        else:
-            if isinstance(i, slice) and i.step is not None and i.step < 0:
-                flips.append((axis, i))
-                positive.append(slice(None))
-            else:
-                positive.append(i)
-            axis += 1
-    for ax, sl in flips:
-        size = x.shape[ax]
-        start, stop, step = sl.indices(size)
-        count = len(range(start, stop, step))
-        if count <= 0:
-            x = x.narrow(ax, 0, 0)
-            continue
-        flipped = x.flip(ax)
-        first = size - 1 - start
-        x = flipped.narrow(ax, first, (count - 1) * -step + 1)[(slice(None),) * ax + (slice(None, None, -step),)]
-    return x[tuple(positive)]
 
 
 def strided_slice_dynamic(x: torch.Tensor, begin: torch.Tensor, end: torch.Tensor, strides: torch.Tensor,

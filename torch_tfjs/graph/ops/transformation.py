@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..._tfops import mirror_pad
 from ..node import OpNode, Value
 from ..registry import elementwise, layout_rewrite, register_op
 
@@ -136,30 +137,6 @@ def pad(node: OpNode) -> Value:
     if isinstance(value, float):
         return node.call(pad_constant, node.input(0), pads, value)
     return node.call(pad_constant_tensor_value, node.input(0), pads, value)
-
-
-def _mirror_indices(size: int, before: int, after: int, symmetric: bool) -> List[int]:
-    """Source index of every output position along one axis (TF MirrorPad)."""
-    out = []
-    for i in range(-before, size + after):
-        j = i
-        if symmetric:
-            while j < 0 or j >= size:
-                j = -j - 1 if j < 0 else 2 * size - j - 1
-        else:
-            while j < 0 or j >= size:
-                j = -j if j < 0 else 2 * size - j - 2
-        out.append(j)
-    return out
-
-
-def mirror_pad(x: torch.Tensor, paddings: List[List[int]], symmetric: bool) -> torch.Tensor:
-    for axis, (before, after) in enumerate(paddings):
-        if before == 0 and after == 0:
-            continue
-        idx = torch.tensor(_mirror_indices(x.shape[axis], before, after, symmetric), device=x.device)
-        x = torch.index_select(x, axis, idx)
-    return x
 
 
 @register_op("MirrorPad")
