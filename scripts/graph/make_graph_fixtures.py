@@ -6,7 +6,7 @@
 
 Each case file scripts/graph/cases/<category>.py (and scripts/graph/models/<name>.py for whole
 models) defines ``CASES = [dict(name, covers, description, fn, inputs, tolerance?, dynamic_batch?,
-converter?, notes?, xfail?, track?)]`` (``converter``: extra keyword arguments for ``convert_tf_saved_model``, e.g.
+converter?, notes?, xfail?, track?, reference?)]`` (``converter``: extra keyword arguments for ``convert_tf_saved_model``, e.g.
 ``control_flow_v2=True``; ``track``: tf.Modules whose resources ``fn`` captures, e.g. lookup tables)
 with ``inputs = [dict(shape, dtype='float32'|'int32'|'bool'|'string', values?, range?, signature_shape?)]``
 (string inputs need ``values`` and are written as ``input_<i>.json``, a nested list of str; tfjs
@@ -15,6 +15,9 @@ For every case: ``fn`` is wrapped in a tf.Module + tf.function(input_signature),
 SavedModel, converted with tensorflowjs's ``convert_tf_saved_model`` (default optimisations, so
 grappler fuses ops as real users get), seeded inputs are written as input_<i>.npy and
 ``node scripts/tfjs/run_graph_model.mjs <dir>`` computes output_<i>.npy with tfjs executeAsync.
+``reference="tf"`` (where tfjs computes something else than the graph's TF op, e.g. ``Mod``): tfjs
+still runs, but output_<i>.npy are TF's eager results of ``fn``, case.json says ``follows: "tf"``
+and its notes give the largest difference tfjs showed.
 Output: tests/fixtures/graph/<category>/<name>/ (models: tests/fixtures/models/<name>/).
 """
 
@@ -186,6 +189,8 @@ def generate(category: str, case: dict, kind_dir: Path, family: str) -> str:
             meta["tolerance"] = case["tolerance"]
         if case.get("notes"):
             meta["notes"] = case["notes"]
+        if case.get("reference") == "tf":
+            tf_reference(case, out_dir, meta)
         if case.get("xfail"):  # a known gap of torch_tfjs: the test must fail until it is fixed
             meta["xfail"] = case["xfail"]
         (out_dir / "case.json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -200,6 +205,26 @@ def generate(category: str, case: dict, kind_dir: Path, family: str) -> str:
             traceback.print_exc()
         msg = str(exc).strip().splitlines()
         raise RuntimeError(f"FAIL  {family}/{name}: {type(exc).__name__}: {msg[0] if msg else ''}") from None
+
+
+def tf_reference(case: dict, out_dir: Path, meta: dict) -> None:
+    """Replace tfjs's outputs by TF's (eager ``fn`` on the same inputs); note how far tfjs was."""
+    args = [tf.constant(np.load(out_dir / i["file"])) for i in meta["inputs"]]
+    result = case["fn"](*args)
+    results = list(result) if isinstance(result, (list, tuple)) else [result]
+    if len(results) != len(meta["outputs"]):
+        raise RuntimeError(f"fn returned {len(results)} values, the signature has {len(meta['outputs'])}")
+    worst = 0.0
+    for out in meta["outputs"]:  # signature keys output_<k> name fn's k-th result
+        key = out["name"]
+        k = int(key.rsplit("_", 1)[1]) if key.startswith("output_") else 0
+        ref = results[k].numpy()
+        tfjs_out = np.load(out_dir / out["file"])
+        worst = max(worst, float(np.max(np.abs(tfjs_out.astype(np.float64) - ref.astype(np.float64)))))
+        np.save(out_dir / out["file"], ref, allow_pickle=False)
+    meta["reference"] = f"TF {tf.__version__} eager (the graph's own op semantics)"
+    meta["follows"] = "tf"
+    meta["notes"] = (meta.get("notes", "") + f" tfjs 4.22 differs by up to {worst:g} here.").strip()
 
 
 def load_cases(path: Path) -> list:

@@ -6,7 +6,8 @@
 // <case_dir>/case.json ("inputs": [{file, name}]) when present, else the signature's input keys in
 // model.json order. Every signature output is computed with `model.executeAsync(feed, outputNames)`
 // (handles control flow and dynamic-shape ops) and written as output_<i>.npy in the signature's
-// model.json order (the order torch_tfjs's GraphModel returns them). Prints one JSON line per output.
+// model.json order (the order torch_tfjs's GraphModel returns them); without a signature, the node
+// names case.json lists as outputs. Prints one JSON line per output.
 // String tensors travel as JSON: an input file ending in .json holds a nested list of str (a string
 // tensor of that shape); a string output is written as output_<i>.json (nested list of str).
 
@@ -26,9 +27,12 @@ const model = await tf.loadGraphModel(handler);
 
 const signature = json.signature ?? {};
 let inputSpecs;
+let caseOutputs = [];
 const caseFile = path.join(dir, 'case.json');
 if (fs.existsSync(caseFile)) {
-  inputSpecs = JSON.parse(fs.readFileSync(caseFile, 'utf8')).inputs;
+  const meta = JSON.parse(fs.readFileSync(caseFile, 'utf8'));
+  inputSpecs = meta.inputs;
+  caseOutputs = (meta.outputs ?? []).map((o) => o.name);
 } else {
   inputSpecs = Object.keys(signature.inputs ?? {}).map((name, i) => ({ file: `input_${i}.npy`, name }));
 }
@@ -44,8 +48,9 @@ for (const spec of inputSpecs) {
   feed[spec.name] = spec.file.endsWith('.json') ? readJsonStrings(file) : readNpy(file);
 }
 
-const outputNames = Object.keys(signature.outputs ?? {});
-if (!outputNames.length) throw new Error('model.json has no signature outputs');
+// A model.json without a signature (old converters) names its outputs by node in case.json.
+const outputNames = Object.keys(signature.outputs ?? {}).length ? Object.keys(signature.outputs) : caseOutputs;
+if (!outputNames.length) throw new Error('model.json has no signature outputs and case.json names none');
 let outputs = await model.executeAsync(feed, outputNames);
 if (!Array.isArray(outputs)) outputs = [outputs];
 for (let i = 0; i < outputs.length; i++) {

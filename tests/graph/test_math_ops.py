@@ -25,7 +25,7 @@ FLOAT_BINARY = [
     ("RealDiv", np.divide), ("Div", np.divide), ("DivNoNan", np.divide),
     ("FloorDiv", lambda a, b: np.floor(a / b)), ("Maximum", np.maximum), ("Minimum", np.minimum),
     ("Pow", lambda a, b: np.power(np.abs(a), b)), ("SquaredDifference", lambda a, b: (a - b) ** 2),
-    ("Mod", np.mod), ("FloorMod", np.mod),
+    ("Mod", np.fmod), ("FloorMod", np.mod),  # TF's Mod truncates (tfjs floors: we follow TF)
 ]
 
 
@@ -42,7 +42,7 @@ INT_BINARY = [
     ("Add", np.add), ("Sub", np.subtract), ("Mul", np.multiply), ("Maximum", np.maximum),
     ("Minimum", np.minimum), ("SquaredDifference", lambda a, b: (a - b) ** 2),
     ("Div", np.floor_divide), ("RealDiv", np.floor_divide), ("FloorDiv", np.floor_divide),
-    ("Mod", np.mod), ("FloorMod", np.mod), ("Pow", lambda a, b: np.power(a, np.abs(b))),
+    ("Mod", np.fmod), ("FloorMod", np.mod), ("Pow", lambda a, b: np.power(a, np.abs(b))),
 ]
 
 
@@ -59,8 +59,11 @@ def test_floor_div_mod_signs(tmp_path):
     b = np.array([2, 2, -2, -2], np.int32)
     assert run_single_op(tmp_path / "d", "FloorDiv", [(a, False), (b, False)]).tolist() == [3, -4, -4, 3]
     assert run_single_op(tmp_path / "m", "FloorMod", [(a, False), (b, False)]).tolist() == [1, 1, -1, -1]
+    # Mod follows TF (truncated, sign of the dividend), not tfjs (which floors like FloorMod)
+    assert run_single_op(tmp_path / "tm", "Mod", [(a, False), (b, False)]).tolist() == [1, -1, 1, -1]
     fa, fb = a.astype(np.float32) + 0.5, b.astype(np.float32)
     close(run_single_op(tmp_path / "fm", "FloorMod", [(fa, False), (fb, False)]), np.mod(fa, fb))
+    close(run_single_op(tmp_path / "ftm", "Mod", [(fa, False), (fb, False)]), np.fmod(fa, fb))  # [1.5, -0.5, 1.5, -0.5]
     close(run_single_op(tmp_path / "fd", "FloorDiv", [(fa, False), (fb, False)]), np.floor(fa / fb))
 
 

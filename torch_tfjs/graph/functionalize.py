@@ -41,7 +41,13 @@ def _input_index(text: str) -> int:
 
 def _attr(node: Node, key: str, default: Any = None) -> Any:
     raw = (node.get("attr") or {}).get(key)
-    return default if raw is None else decode_attr(raw)
+    if raw is None:
+        return default
+    try:
+        return decode_attr(raw)
+    except (ValueError, TypeError) as exc:
+        raise GraphError(f"node '{node.get('name')}' ({node.get('op')}): cannot decode attr "
+                         f"'{key}': {exc}") from exc
 
 
 def _frame(node: Node) -> str:

@@ -7,6 +7,13 @@ Runs after :mod:`~torch_tfjs.graph.simplify` (whose shape specs it matches).
   zeros, empty moments) so that each row is normalised, then reshapes back and applies gamma and
   beta. That is :func:`torch.nn.functional.layer_norm` over ``x.shape[k:]`` without affine
   weights: one kernel instead of about fifteen.
+- Dilated convolution through SpaceToBatchND: ``tf.nn.depthwise_conv2d`` / ``atrous_conv2d`` /
+  Keras ``DepthwiseConv2D(dilation_rate=r)`` run ``SpaceToBatchND(x, r, paddings)`` → a
+  stride-1 VALID conv (possibly fused with bias, batch norm, activation) → ``BatchToSpaceND(r,
+  crops)``; with H/W unknown at export, paddings and crops are computed from the input's shape
+  at run time. The chain is one conv with dilation r and padding ``paddings - crops``
+  (:func:`~torch_tfjs.graph.ops.convolution.space_to_batch_pads`): one kernel instead of two
+  reshuffles around a conv on a batch r² times larger.
 """
 
 from __future__ import annotations
@@ -19,7 +26,10 @@ import torch.nn.functional as F
 from torch import fx
 
 from .layout import get_attr_tensor
+from .ops.convolution import conv_nd, fused_conv_nd, space_to_batch_conv, space_to_batch_pads
 from .ops.normalization import fused_batch_norm
+from .ops.transformation import (batch_to_space_nd, batch_to_space_nd_dynamic, space_to_batch_nd,
+                                 space_to_batch_nd_dynamic)
 from .simplify import fill_to_spec, reshape_to_spec
 
 
@@ -33,6 +43,8 @@ def fold_idioms(graph: fx.Graph, root: torch.nn.Module) -> None:
     for node in list(graph.nodes):
         if node.op == "call_function" and node.target is fused_batch_norm:
             _fold_layer_norm(graph, node, root)
+        elif node.op == "call_function" and node.target in (batch_to_space_nd, batch_to_space_nd_dynamic):
+            _fold_space_to_batch_conv(graph, node)
 
 
 def _fill_of(node: Any, value: float, x: fx.Node, rows: tuple, root: torch.nn.Module) -> bool:
@@ -83,3 +95,38 @@ def _fold_layer_norm(graph: fx.Graph, bn: fx.Node, root: torch.nn.Module) -> Non
     for n in (flat, scale, offset):
         if not n.users:
             graph.erase_node(n)
+
+
+def _fold_space_to_batch_conv(graph: fx.Graph, b2s: fx.Node) -> None:
+    """``batch_to_space(conv(space_to_batch(x, block, paddings)), block, crops)`` → one
+    dilated conv (see the module docstring). Only a stride-1, dilation-1, VALID, channels-last
+    2-D conv whose input and output have no other reader qualifies."""
+    conv, block, crops = b2s.args
+    if b2s.kwargs or not isinstance(conv, fx.Node) or conv.op != "call_function" \
+            or conv.target not in (conv_nd, fused_conv_nd) or conv.kwargs or len(conv.users) != 1:
+        return
+    s2b, w, bias, rank, strides, padding, _, dilations, groups, channels_last = conv.args[:10]
+    if not (rank == 2 and list(strides) == [1, 1] and padding == "valid" and list(dilations) == [1, 1]
+            and channels_last is True):
+        return
+    if not (isinstance(s2b, fx.Node) and s2b.op == "call_function" and not s2b.kwargs
+            and s2b.target in (space_to_batch_nd, space_to_batch_nd_dynamic) and len(s2b.users) == 1):
+        return
+    x, s2b_block, paddings = s2b.args
+    if not (isinstance(block, list) and len(block) == 2 and s2b_block == block):
+        return
+    fused = conv.args[10:] if conv.target is fused_conv_nd else (None, 0.0, "", None)
+    static = not isinstance(paddings, fx.Node) and not isinstance(crops, fx.Node)
+    with graph.inserting_before(b2s):
+        pads = space_to_batch_pads(paddings, crops) if static else None
+        if pads is not None and all(b >= 0 and a >= 0 for b, a in pads):
+            # known paddings: the plain conv call, which the layout pass optimises further
+            new = graph.call_function(fused_conv_nd, (x, w, bias, 2, [1, 1], "explicit", pads,
+                                                      list(block), groups, True, *fused))
+        else:
+            new = graph.call_function(space_to_batch_conv, (x, w, bias, paddings, crops,
+                                                            list(block), groups, *fused))
+    b2s.replace_all_uses_with(new)
+    graph.erase_node(b2s)
+    graph.erase_node(conv)
+    graph.erase_node(s2b)

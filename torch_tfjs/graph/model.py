@@ -65,7 +65,7 @@ def _entry_specs(entries: Mapping[str, Any], nodes: Mapping[str, NodeDef], where
         shape = None
         tshape = info.get("tensorShape")
         if isinstance(tshape, Mapping) and not tshape.get("unknownRank"):
-            shape = shape_from_dims([d.get("size", -1) for d in tshape.get("dim", []) or []])
+            shape = shape_from_dims([d.get("size", 0) for d in tshape.get("dim", []) or []])  # proto3 omits 0
         elif nodes[node].op == "Placeholder":
             shape = _placeholder_shape(nodes[node])
         specs.append(TensorSpec(str(key), shape, tfjs_dtype(info.get("dtype", "")),

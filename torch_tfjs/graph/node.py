@@ -1,8 +1,12 @@
 """GraphDef JSON nodes as emitters see them: decoded attributes, inputs, and ``call``.
 
-Attribute encodings handled (protobuf ``MessageToDict`` of a TF ``AttrValue``): ``s`` as base64
-or as a list of byte values, ``i`` as a JSON string or number, ``f`` (also "NaN"/"Infinity"),
-``b``, ``type``, ``shape`` (``unknownRank``), ``tensor``, ``func`` and ``list`` of each.
+Attribute encodings handled: proto3 JSON of a TF ``AttrValue`` (what every Python converter writes:
+``s`` base64, ``i`` a decimal string, ``f`` a number or "NaN"/"Infinity", ``b``, ``type``
+"DT_FLOAT", ``shape``, ``tensor``, ``func``, ``list`` of each) and the JSON of tfjs-converter's
+2019 ``pb2json`` tool (``JSON.stringify`` of protobufjs messages): ``s`` as a list of byte values,
+``type`` as the numeric enum, ``list`` with every repeated field present and all but one empty.
+An attr that fits none of these raises :class:`GraphError` naming node and attr when it is read,
+never a default.
 """
 
 from __future__ import annotations
@@ -50,64 +54,197 @@ class Static:
 Value = Union[fx.Node, Static]
 
 
+#: TF ``DataType`` enum numbers (tensorflow/core/framework/types.proto). Converters of 2018–2019
+#: (tfjs-converter's ``pb2json``) wrote ``{"type": 1}`` where proto3 JSON writes ``"DT_FLOAT"``.
+DT_ENUM: Dict[int, str] = {
+    0: "DT_INVALID", 1: "DT_FLOAT", 2: "DT_DOUBLE", 3: "DT_INT32", 4: "DT_UINT8", 5: "DT_INT16",
+    6: "DT_INT8", 7: "DT_STRING", 8: "DT_COMPLEX64", 9: "DT_INT64", 10: "DT_BOOL", 11: "DT_QINT8",
+    12: "DT_QUINT8", 13: "DT_QINT32", 14: "DT_BFLOAT16", 15: "DT_QINT16", 16: "DT_QUINT16",
+    17: "DT_UINT16", 18: "DT_COMPLEX128", 19: "DT_HALF", 20: "DT_RESOURCE", 21: "DT_VARIANT",
+    22: "DT_UINT32", 23: "DT_UINT64",
+}
+DT_ENUM.update({k + 100: v + "_REF" for k, v in list(DT_ENUM.items()) if k})  # reference types
+
+_B64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+_LIST_KINDS = ("s", "i", "f", "b", "type", "shape", "tensor", "func")
+
+
 def _decode_bytes(value: Any) -> bytes:
+    """``AttrValue.s``: base64 text (proto3 JSON), or the byte values as a list (old ``pb2json``,
+    which stringified protobufjs ``Uint8Array``s) or as an index-keyed object (a ``Uint8Array``
+    stringified without a replacer). Plain text is refused: "SAME" is also valid base64."""
+    if isinstance(value, dict) and all(str(k).isdigit() for k in value):
+        value = [value[k] for k in sorted(value, key=int)]
     if isinstance(value, list):
-        return bytes(int(v) & 0xFF for v in value)
-    if isinstance(value, str):
-        try:
-            return base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            return value.encode("utf-8")
-    if isinstance(value, (bytes, bytearray)):
+        if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in value):
+            raise ValueError(f"byte list with values outside 0..255: {str(value)[:60]}")
         return bytes(value)
-    raise ValueError(f"cannot decode string attr {value!r}")
+    if isinstance(value, str):
+        text = "".join(value.split())  # MIME base64 may wrap lines
+        if len(text) % 4 == 0 and _B64.match(text):
+            return base64.b64decode(text)
+        # URL-safe alphabet (protobuf JSON parsers accept it)
+        if len(text) % 4 == 0 and re.match(r"^[A-Za-z0-9_-]*={0,2}$", text):
+            return base64.urlsafe_b64decode(text)
+        raise ValueError(f"string value {value[:40]!r} is not base64")
+    raise ValueError(f"string value of type {type(value).__name__}")
+
+
+def _int(value: Any) -> int:
+    """int64 / int32: a JSON number, a decimal string (proto3 JSON) or a long.js object
+    ``{low, high, unsigned}`` (a protobufjs ``Long`` stringified without a replacer)."""
+    if isinstance(value, bool):
+        raise ValueError(f"boolean {value} where an integer is expected")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.match(r"^[+-]?\d+$", value.strip()):
+        return int(value)
+    if isinstance(value, dict) and {"low", "high"} <= set(value):
+        low, high = int(value["low"]) & 0xFFFFFFFF, int(value["high"]) & 0xFFFFFFFF
+        out = (high << 32) | low
+        return out if value.get("unsigned") or out < 2 ** 63 else out - 2 ** 64
+    raise ValueError(f"{value!r} is not an integer")
 
 
 def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"boolean {value} where a float is expected")
     if isinstance(value, str):
         return float({"Infinity": "inf", "-Infinity": "-inf"}.get(value, value))
+    if value is None:  # JSON.stringify writes NaN and ±Infinity as null: which one is lost
+        raise ValueError("null float (NaN or ±Infinity written by JSON.stringify)")
     return float(value)
 
 
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ValueError(f"{value!r} is not a boolean")  # bool("false") would be True
+
+
+def _dtype(value: Any) -> str:
+    """``DT_*`` name from a name or the numeric enum (as a number or a digit string)."""
+    if isinstance(value, str) and value.startswith("DT_"):
+        return value
+    number = _int(value)
+    if number not in DT_ENUM:
+        raise ValueError(f"unknown DataType enum {number}")
+    return DT_ENUM[number]
+
+
 def _shape(value: Any) -> Optional[List[int]]:
-    if not isinstance(value, dict) or value.get("unknownRank"):
+    """TensorShapeProto → sizes (-1 unknown), None for unknown rank. Proto3 JSON omits a size of
+    0, so a dim without ``size`` is 0 (the bench's tf2onnx shim meets the same)."""
+    if not isinstance(value, dict):
+        raise ValueError(f"shape is a {type(value).__name__}, not an object")
+    if value.get("unknownRank"):
         return None
-    return [int(d.get("size", -1)) for d in value.get("dim", [])]
+    return [_int(d.get("size", 0)) for d in value.get("dim", []) or []]
+
+
+def _tensor(value: Any) -> Dict[str, Any]:
+    """TensorProto JSON, kept as a dict with ``dtype`` normalised to its ``DT_*`` name."""
+    if not isinstance(value, dict):
+        raise ValueError(f"tensor is a {type(value).__name__}, not an object")
+    out = dict(value)
+    if "dtype" in out:
+        out["dtype"] = _dtype(out["dtype"])
+    return out
+
+
+def _func(value: Any) -> str:
+    if isinstance(value, dict) and isinstance(value.get("name"), str):
+        return value["name"]
+    raise ValueError(f"func without a name: {str(value)[:60]}")
+
+
+def _string(value: Any) -> Union[str, bytes]:
+    data = _decode_bytes(value)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+
+
+_SCALAR: Dict[str, Callable[[Any], Any]] = {
+    "s": _string, "i": _int, "f": _to_float, "b": _bool, "type": _dtype, "shape": _shape,
+    "tensor": _tensor, "func": _func,
+}
+
+
+def _list(raw: Any) -> List[Any]:
+    """``AttrValue.list``. protobufjs messages (old ``pb2json``) carry every repeated field,
+    mostly empty (``{"s": [], "i": ["1", "2"], "f": [], ...}``): the one non-empty field holds
+    the values. Two non-empty fields cannot be told apart and are refused."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"list is a {type(raw).__name__}, not an object")
+    unknown = [k for k in raw if k not in _LIST_KINDS]
+    if unknown:
+        raise ValueError(f"list with unknown field(s) {unknown}")
+    filled = [k for k, v in raw.items() if v]
+    if len(filled) > 1:
+        raise ValueError(f"list with several non-empty fields {filled}")
+    if not filled:
+        return []
+    kind = filled[0]
+    items = raw[kind]
+    if not isinstance(items, list):
+        raise ValueError(f"list.{kind} is not a JSON list")
+    return [_SCALAR[kind](item) for item in items]
 
 
 def decode_attr(value: Any) -> Any:
-    """One ``AttrValue`` JSON object → a Python value."""
-    if not isinstance(value, dict) or not value:
+    """One ``AttrValue`` JSON object → a Python value: ``s`` → str (bytes when not UTF-8),
+    ``i`` → int, ``f`` → float, ``b`` → bool, ``type`` → ``"DT_*"`` name, ``shape`` → list of
+    sizes (None: unknown rank), ``tensor`` → dict, ``func`` → name, ``placeholder`` → name,
+    ``list`` → list of those. An empty object (no value set) → None. Raises ValueError on
+    anything else; :class:`NodeDef` turns that into a :class:`GraphError` when the attr is read."""
+    if not isinstance(value, dict):
+        raise ValueError(f"AttrValue is a {type(value).__name__}, not an object")
+    if not value:
         return None
+    if len(value) > 1:
+        raise ValueError(f"AttrValue with several values {sorted(value)}")
     key, raw = next(iter(value.items()))
-    if key == "s":
-        data = _decode_bytes(raw)
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            return data
-    if key == "i":
-        return int(raw)
-    if key == "f":
-        return _to_float(raw)
-    if key == "b":
-        return bool(raw)
-    if key == "type":
-        return raw
-    if key == "shape":
-        return _shape(raw)
-    if key == "func":
-        return raw.get("name") if isinstance(raw, dict) else raw
-    if key == "tensor":
-        return raw
-    if key == "placeholder":
-        return raw
     if key == "list":
-        if not isinstance(raw, dict) or not raw:
-            return []
-        kind, items = next(iter(raw.items()))
-        return [decode_attr({kind: item}) for item in items]
-    return raw
+        return _list(raw)
+    if key == "placeholder":
+        if not isinstance(raw, str):
+            raise ValueError("placeholder is not a string")
+        return raw
+    if key not in _SCALAR:
+        raise ValueError(f"unknown AttrValue field '{key}'")
+    return _SCALAR[key](raw)
+
+
+class BadAttr:
+    """An attr that did not decode: reading it raises :class:`GraphError` (``message``). Kept
+    instead of failing the whole load, since most attrs (``_output_shapes``, ``T``) are never
+    read."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str):
+        self.message = message
+
+
+class Attrs(Dict[str, Any]):
+    """Decoded attrs of one node; ``attrs[key]`` / ``attrs.get(key)`` of an attr that did not
+    decode raise :class:`GraphError` naming the node and the attr."""
+
+    def __getitem__(self, key: str) -> Any:
+        return self._checked(super().__getitem__(key))
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        return self._checked(super().get(key, default))
+
+    @staticmethod
+    def _checked(value: Any) -> Any:
+        if isinstance(value, BadAttr):
+            raise GraphError(value.message)
+        return value
 
 
 _REF = re.compile(r"^(\^)?([^:]+)(?::([^:]+))?(?::(\d+))?$")
@@ -144,7 +281,7 @@ class NodeDef:
     op: str
     inputs: List[TensorRef]
     control_inputs: List[str]
-    attrs: Dict[str, Any]
+    attrs: Attrs
     raw_attrs: Dict[str, Any] = field(repr=False, default_factory=dict)
 
     @classmethod
@@ -160,13 +297,15 @@ class NodeDef:
             else:
                 inputs.append(ref)  # type: ignore[arg-type]
         raw = obj.get("attr", {}) or {}
-        attrs = {}
+        if not isinstance(raw, dict):
+            raise GraphError(f"{where}: node '{obj['name']}' ({obj['op']}): 'attr' is not an object")
+        attrs = Attrs()
         for key, val in raw.items():
             try:
                 attrs[key] = decode_attr(val)
             except (ValueError, TypeError) as exc:
-                raise GraphError(f"{where}: node '{obj['name']}' ({obj['op']}): cannot decode attr "
-                                 f"'{key}': {exc}") from exc
+                attrs[key] = BadAttr(f"{where}: node '{obj['name']}' ({obj['op']}): cannot decode "
+                                     f"attr '{key}': {exc}")
         return cls(obj["name"], obj["op"], inputs, controls, attrs, raw)
 
 
@@ -255,18 +394,37 @@ class OpNode:
         value = self.attrs.get(key, default)
         if isinstance(value, bytes):
             value = value.decode("latin-1")
+        if value is not None and not isinstance(value, str):
+            raise self.error(f"attr '{key}' should be a string, is {value!r}")
         return value.lower() if (lower and isinstance(value, str)) else value
 
     def attr_int(self, key: str, default: Optional[int] = None) -> Optional[int]:
+        """Integer attr (tfjs's ``getNumberParam`` also reads a float ``f``: an integral one is
+        accepted, any other value is an error rather than a truncation)."""
         value = self.attrs.get(key, default)
-        return None if value is None else int(value)
+        if value is None:
+            return None
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.error(f"attr '{key}' should be an integer, is {value!r}")
+        return value
 
     def attr_float(self, key: str, default: Optional[float] = None) -> Optional[float]:
         value = self.attrs.get(key, default)
-        return None if value is None else float(value)
+        if value is None:
+            return None
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise self.error(f"attr '{key}' should be a number, is {value!r}")
+        return float(value)
 
     def attr_bool(self, key: str, default: bool = False) -> bool:
-        return bool(self.attrs.get(key, default))
+        value = self.attrs.get(key, default)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self.error(f"attr '{key}' should be a boolean, is {value!r}")
+        return value
 
     def attr_list(self, key: str, default: Optional[List[Any]] = None) -> List[Any]:
         value = self.attrs.get(key)
@@ -275,6 +433,7 @@ class OpNode:
         return list(value) if isinstance(value, list) else [value]
 
     def attr_dtype(self, key: str, default: str = "DT_FLOAT") -> Union[torch.dtype, str]:
+        """The torch dtype (or "string" / "resource" / "variant") of a ``type`` attr."""
         name = self.attrs.get(key, default) or default
         if name not in TF_DTYPES:
             raise self.error(f"unsupported dtype {name} in attr '{key}'")

@@ -42,4 +42,19 @@ CASES = [
          fn=lambda a, b, c: tf.add_n([a, b, c]), inputs=[F, F, F]),
     dict(name="bias_add", covers=["BiasAdd"], description="tf.nn.bias_add NHWC",
          fn=lambda a, b: tf.nn.bias_add(a, b), inputs=[dict(shape=[2, 3, 3, 4]), dict(shape=[4])]),
+    # TF's Mod truncates (C fmod / %: the sign of the dividend); tfjs runs it as its floor mod.
+    # The graph is TF's, so torch_tfjs follows TF and the reference comes from TF.
+    dict(name="mod_float_truncates", covers=["Mod"], reference="tf",
+         description="tf.raw_ops.Mod on floats with negatives: truncated (fmod), as TF computes it",
+         notes="follows TF: Mod is fmod (sign of the dividend); tfjs 4.22 computes a floor mod.",
+         fn=lambda a, b: tf.raw_ops.Mod(x=a, y=b), inputs=[F, NZ]),
+    dict(name="mod_int_truncates", covers=["Mod"], reference="tf",
+         description="tf.raw_ops.Mod on int32 with negatives: truncated (C %), as TF computes it",
+         notes="follows TF: Mod is C's % (sign of the dividend); tfjs 4.22 computes a floor mod.",
+         fn=lambda a, b: tf.raw_ops.Mod(x=a, y=b), inputs=[I, INZ]),
+    dict(name="mod_nonnegative", covers=["Mod"],
+         description="tf.raw_ops.Mod with non-negative operands (float and int32): TF and tfjs agree",
+         fn=lambda a, b, c, d: (tf.raw_ops.Mod(x=a, y=b), tf.raw_ops.Mod(x=c, y=d)),
+         inputs=[dict(shape=[4, 6], range=(0, 9)), dict(shape=[4, 6], range=(0.5, 3)),
+                 dict(shape=[4, 6], dtype="int32", range=(0, 20)), dict(shape=[4, 6], dtype="int32", range=(1, 7))]),
 ]

@@ -2,8 +2,10 @@
 DivNoNan, FloorDiv, Mul, Maximum, Minimum, Pow, SquaredDifference, Mod, FloorMod.
 
 Binary ops broadcast like numpy and keep their (shared) input dtype: int32 stays int32. As in
-tfjs, Div and RealDiv on two integer tensors floor-divide, and Mod is a floor mod like FloorMod;
-integer division or mod by zero gives 0 (tfjs stores the JS ``Infinity``/``NaN`` as int32 0).
+tfjs, Div and RealDiv on two integer tensors floor-divide; integer division or mod by zero gives 0
+(tfjs stores the JS ``Infinity``/``NaN`` as int32 0). ``Mod`` follows TF, not tfjs: TF's Mod
+truncates (C ``fmod`` / ``%``, the sign of the dividend) where tfjs runs its floor mod;
+``FloorMod`` is the floor mod (the sign of the divisor) in both.
 """
 
 from __future__ import annotations
@@ -88,6 +90,14 @@ def floor_mod(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return _keep_dtype(torch.remainder(a, b), a, b)
 
 
+def truncate_mod(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """TF ``Mod``: remainder of the truncating division (torch.fmod), the sign of the dividend.
+    The graph is TF's, so its semantics win over tfjs's (which runs a floor mod here)."""
+    if _is_int(a) and _is_int(b):
+        return _keep_dtype(_int_safe(torch.fmod, a, b), a, b)
+    return _keep_dtype(torch.fmod(a, b), a, b)
+
+
 def div_no_nan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     out = div(a, b)
     return torch.where(b == 0, torch.zeros_like(out), out)
@@ -96,7 +106,7 @@ def div_no_nan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 _BINARY: Dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "Add": add, "AddV2": add, "Sub": sub, "Mul": mul, "RealDiv": div, "Div": div,
     "DivNoNan": div_no_nan, "FloorDiv": floor_div, "Maximum": maximum, "Minimum": minimum,
-    "Pow": power, "SquaredDifference": squared_difference, "Mod": floor_mod, "FloorMod": floor_mod,
+    "Pow": power, "SquaredDifference": squared_difference, "Mod": truncate_mod, "FloorMod": floor_mod,
 }
 
 

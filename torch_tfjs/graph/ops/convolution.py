@@ -21,6 +21,7 @@ from ...layers.pooling import tf_avg_pool, tf_max_pool
 from ..node import OpNode, Value
 from ..registry import channels_last_flag, layout_rewrite, register_op
 from .matrices import apply_fused_activation, split_fused_ops
+from .transformation import pairs
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 Pads = List[Tuple[int, int]]
@@ -74,6 +75,32 @@ def fused_conv_nd(x: torch.Tensor, w: torch.Tensor, bias: Optional[torch.Tensor]
 
 for _fn in (conv_nd, fused_conv_nd):
     channels_last_flag(_fn)
+
+
+def space_to_batch_pads(paddings: Any, crops: Any) -> Pads:
+    """Per-axis (before, after) padding of the dilated conv that ``SpaceToBatchND(paddings)`` →
+    stride-1 VALID conv → ``BatchToSpaceND(crops)`` computes: ``paddings - crops``. Output
+    position o of the chain reads x[o - (pad_before - crop_before) + t·block] for filter tap t,
+    i.e. a conv with dilation = block over x padded by (before - crop_before) and, for the
+    output length to agree, (after - crop_after). A negative value crops x."""
+    return [(p[0] - c[0], p[1] - c[1]) for p, c in zip(pairs(paddings), pairs(crops))]
+
+
+def space_to_batch_conv(x: torch.Tensor, w: torch.Tensor, bias: Optional[torch.Tensor],
+                        paddings: Any, crops: Any, dilations: List[int], groups: int,
+                        batch_norm: Optional[Sequence[torch.Tensor]], epsilon: float,
+                        activation: str, alpha: Any) -> torch.Tensor:
+    """The SpaceToBatchND → conv → BatchToSpaceND idiom (how TF runs a dilated conv; its
+    paddings and crops computed at run time when H/W were unknown at export) as one dilated
+    conv on NHWC ``x``. Bias, batch norm and activation are per channel, so they commute with
+    BatchToSpaceND's reshuffle and crop."""
+    pads = space_to_batch_pads(paddings, crops)
+    if any(b < 0 or a < 0 for b, a in pads):  # crop x first (F.pad crops on negative values)
+        crop = [(min(b, 0), min(a, 0)) for b, a in pads]
+        x = F.pad(x, [0, 0] + [v for pair in reversed(crop) for v in pair])
+        pads = [(max(b, 0), max(a, 0)) for b, a in pads]
+    return fused_conv_nd(x, w, bias, 2, [1, 1], "explicit", pads, dilations, groups, True,
+                         batch_norm, epsilon, activation, alpha)
 
 
 def conv1d_nwc(x: torch.Tensor, w: torch.Tensor, stride: int, padding: str, dilation: int,

@@ -8,7 +8,7 @@ Shape-like inputs known at import time are baked in as Python ints (static shape
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -192,22 +192,46 @@ def batch_to_space_nd(x: torch.Tensor, block: List[int], crops: List[List[int]])
     return x
 
 
+def pairs(value: Any) -> List[List[int]]:
+    """An ``[M, 2]`` paddings / crops argument (a tensor computed at run time, or a list) as
+    ``[[before, after], ...]`` of Python ints."""
+    flat = _ints(value) if isinstance(value, torch.Tensor) else \
+        [int(v) for v in np.asarray(value).reshape(-1).tolist()]
+    return [flat[i:i + 2] for i in range(0, len(flat), 2)]
+
+
+def space_to_batch_nd_dynamic(x: torch.Tensor, block: Any, paddings: Any) -> torch.Tensor:
+    """SpaceToBatchND whose block shape or paddings are computed in the graph (TF computes the
+    paddings of a dilated conv from the input's shape when H/W are unknown at export)."""
+    sizes = _ints(block) if isinstance(block, torch.Tensor) else [int(b) for b in block]
+    return space_to_batch_nd(x, sizes, pairs(paddings))
+
+
+def batch_to_space_nd_dynamic(x: torch.Tensor, block: Any, crops: Any) -> torch.Tensor:
+    """BatchToSpaceND whose block shape or crops are computed in the graph."""
+    sizes = _ints(block) if isinstance(block, torch.Tensor) else [int(b) for b in block]
+    return batch_to_space_nd(x, sizes, pairs(crops))
+
+
+def _block_arg(node: OpNode) -> Any:
+    block = node.static_list(1)
+    return node.input(1) if block is None else [int(b) for b in block]
+
+
 @register_op("SpaceToBatchND")
 def space_to_batch_op(node: OpNode) -> Value:
-    block, paddings = node.static_list(1), node.static(2)
-    if block is None or paddings is None:
-        raise node.error("block_shape and paddings must be constants")
-    pads = [[int(a), int(b)] for a, b in np.asarray(paddings).reshape(-1, 2).tolist()]
-    return node.call(space_to_batch_nd, node.input(0), [int(b) for b in block], pads)
+    block, paddings = _block_arg(node), node.static(2)
+    if isinstance(block, list) and paddings is not None:
+        return node.call(space_to_batch_nd, node.input(0), block, pairs(paddings))
+    return node.call(space_to_batch_nd_dynamic, node.input(0), block, node.input(2))
 
 
 @register_op("BatchToSpaceND")
 def batch_to_space_op(node: OpNode) -> Value:
-    block, crops = node.static_list(1), node.static(2)
-    if block is None or crops is None:
-        raise node.error("block_shape and crops must be constants")
-    cr = [[int(a), int(b)] for a, b in np.asarray(crops).reshape(-1, 2).tolist()]
-    return node.call(batch_to_space_nd, node.input(0), [int(b) for b in block], cr)
+    block, crops = _block_arg(node), node.static(2)
+    if isinstance(block, list) and crops is not None:
+        return node.call(batch_to_space_nd, node.input(0), block, pairs(crops))
+    return node.call(batch_to_space_nd_dynamic, node.input(0), block, node.input(2))
 
 
 def depth_to_space_nhwc(x: torch.Tensor, block: int) -> torch.Tensor:
