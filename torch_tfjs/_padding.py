@@ -1,4 +1,5 @@
-"""TensorFlow "SAME" / "VALID" / explicit padding, solved once for layers and graph ops.
+"""TensorFlow "SAME" / "VALID" / explicit padding, solved once for layers and graph ops, and the
+TF-semantics convolution and pooling calls built on it (channels-first tensors).
 
 TF pads SAME so that ``out = ceil(in / stride)``; when the total padding is odd the extra cell
 goes *after* (bottom/right). torch convolutions only pad symmetrically, so an odd split becomes
@@ -8,7 +9,10 @@ an explicit ``F.pad`` before the op.
 from __future__ import annotations
 
 import math
-from typing import List, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
 
 
 def same_pads(size: int, kernel: int, stride: int, dilation: int = 1) -> Tuple[int, int]:
@@ -42,3 +46,59 @@ def conv_output_size(size: int, kernel: int, stride: int, dilation: int, padding
     if padding == "same":
         return -(-size // stride)
     return max(math.floor((size - effective) / stride) + 1, 0)
+
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+
+def tf_conv(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor], rank: int,
+            strides: Sequence[int], padding: str, dilation: Sequence[int], groups: int = 1) -> torch.Tensor:
+    """A TF-semantics convolution on a channels-first tensor (padding valid / same / causal)."""
+    pad: Any = 0
+    if padding == "same":
+        kernel = weight.shape[2:]
+        pads = same_pads_nd(x.shape[2:], kernel, strides, dilation)
+        symmetric, extra = split_symmetric(pads)
+        if any(extra):
+            x = F.pad(x, extra)
+        pad = tuple(symmetric)
+    elif padding == "causal":  # Conv1D only: all padding on the left
+        x = F.pad(x, [dilation[0] * (weight.shape[-1] - 1), 0])
+    return _CONV[rank](x, weight, bias, tuple(strides), pad, tuple(dilation), groups)
+
+
+_MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
+_AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
+
+
+def tf_max_pool(x: torch.Tensor, rank: int, kernel, strides, padding: str) -> torch.Tensor:
+    """TF max pooling on a channels-first tensor."""
+    pad = [0] * rank
+    if padding == "same":
+        pads = same_pads_nd(x.shape[2:], kernel, strides, [1] * rank)
+        pad, extra = split_symmetric(pads)
+        if any(extra):
+            x = F.pad(x, extra, value=float("-inf"))
+    return _MAX[rank](x, tuple(kernel), tuple(strides), tuple(pad))
+
+
+def tf_avg_pool(x: torch.Tensor, rank: int, kernel, strides, padding: str) -> torch.Tensor:
+    """TF average pooling on a channels-first tensor; padded cells are not counted."""
+    if padding != "same":
+        return _AVG[rank](x, tuple(kernel), tuple(strides))
+    pads = same_pads_nd(x.shape[2:], kernel, strides, [1] * rank)
+    symmetric, extra = split_symmetric(pads)
+    # torch's avg_pool3d refuses an input smaller than the window even when its own padding
+    # would cover it ("input image smaller than kernel size"); TF SAME allows it (found by the
+    # tfjs sweep: AveragePooling3D pool 4 on a depth-2 input), so such inputs take the
+    # explicit-padding path below, whose padded input always holds a whole window.
+    fits = rank != 3 or all(size >= k for size, k in zip(x.shape[2:], kernel))
+    if not any(extra) and fits:
+        return _AVG[rank](x, tuple(kernel), tuple(strides), tuple(symmetric), count_include_pad=False)
+    full: List[int] = []
+    for before, after in reversed(pads):
+        full += [before, after]
+    summed = _AVG[rank](F.pad(x, full), tuple(kernel), tuple(strides))
+    ones = torch.ones((1, 1, *x.shape[2:]), dtype=x.dtype, device=x.device)
+    fraction = _AVG[rank](F.pad(ones, full), tuple(kernel), tuple(strides))
+    return summed / fraction

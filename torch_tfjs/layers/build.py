@@ -44,7 +44,7 @@ class Builder:
                          build_child=lambda child, child_scope: self.build_layer(child, child_scope, index),
                          source=self.source, generated_by=self.generated_by)
         if class_name in MODEL_CLASSES:
-            return LayersModel(spec, _index=index, _builder=self)
+            return self.new_model(spec, index)
         converter = get_layer_converter(str(class_name))
         if converter is None:  # pre-check normally catches this first
             raise UnsupportedLayerError({str(class_name): [name]})
@@ -55,6 +55,12 @@ class Builder:
         return module
 
     # --- models --------------------------------------------------------------------------------
+    def new_model(self, spec: LayerSpec, index: WeightIndex) -> LayersModel:
+        """A (nested or top-level) model with its layers, calls and signature."""
+        model = LayersModel(spec)
+        self.populate(model, spec, index)
+        return model
+
     def populate(self, model: LayersModel, spec: LayerSpec, index: WeightIndex) -> None:
         if spec.class_name == "Sequential":
             self._populate_sequential(model, spec, index)
@@ -169,7 +175,7 @@ def build_layers_model(artifact: ModelArtifact, *, strict: bool = True,
                      index.scope(str(name)), source=where, generated_by=artifact.generated_by)
     if isinstance(model_config, list):
         spec.config = {"name": name, "layers": model_config}
-    model = LayersModel(spec, _index=index, _builder=builder)
+    model = builder.new_model(spec, index)
     if strict:
         unused = index.unused()
         if unused:

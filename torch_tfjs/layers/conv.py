@@ -9,13 +9,13 @@ TF SAME padding with an odd total gets its extra row/column after, via one ``F.p
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 
 from .._layout import to_channels_first, to_channels_last
-from .._padding import same_pads_nd, split_symmetric
+from .._padding import tf_conv
 from .base import KerasLayer, LayerSpec, conf_tuple, data_format, snake
 from ..activations import is_elementwise
 from .core import layer_activation
@@ -34,22 +34,6 @@ def _kernel_to_torch(rank: int) -> Tuple[int, ...]:
 def _transposed_kernel_to_torch(rank: int) -> Tuple[int, ...]:
     """Keras transposed kernel (*spatial, out, in) → torch (in, out, *spatial)."""
     return (rank + 1, rank) + tuple(range(rank))
-
-
-def tf_conv(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor], rank: int,
-            strides: Sequence[int], padding: str, dilation: Sequence[int], groups: int = 1) -> torch.Tensor:
-    """A TF-semantics convolution on a channels-first tensor (padding valid / same / causal)."""
-    pad: Any = 0
-    if padding == "same":
-        kernel = weight.shape[2:]
-        pads = same_pads_nd(x.shape[2:], kernel, strides, dilation)
-        symmetric, extra = split_symmetric(pads)
-        if any(extra):
-            x = F.pad(x, extra)
-        pad = tuple(symmetric)
-    elif padding == "causal":  # Conv1D only: all padding on the left
-        x = F.pad(x, [dilation[0] * (weight.shape[-1] - 1), 0])
-    return _CONV[rank](x, weight, bias, tuple(strides), pad, tuple(dilation), groups)
 
 
 class _Conv(KerasLayer):

@@ -19,6 +19,7 @@ FAMILIES = (
     "noise",
     "preprocessing",
     "ops",
+    "tf_op_layer",
     "attention",
     "augmentation",
 )

@@ -6,7 +6,7 @@ NCHW views between conv layers and conv → BatchNormalization folding at infere
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import torch
 from torch import nn
@@ -17,11 +17,6 @@ from ..signature import Signature, TensorSpec
 from .base import KerasLayer, LayerSpec, Tensors
 from .topology import CallInputRef, LayerCall, TensorKey, tensor_keys
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .build import Builder
-    from .weights import WeightIndex
-
-
 class LayersModel(KerasLayer):
     """A tfjs LayersModel as an ``nn.Module``.
 
@@ -31,7 +26,7 @@ class LayersModel(KerasLayer):
     and BatchNormalization batch statistics as Keras's ``training=True``.
     """
 
-    def __init__(self, spec: LayerSpec, *, _index: WeightIndex, _builder: "Builder"):
+    def __init__(self, spec: LayerSpec):
         super().__init__(spec)
         self._layer_attrs: Dict[str, str] = {}
         self._layer_order: List[str] = []
@@ -41,7 +36,6 @@ class LayersModel(KerasLayer):
         #: What the model takes and returns (set by the builder from the topology).
         self.signature = Signature([], [])
         self._input_layers: Set[str] = set()
-        _builder.populate(self, spec, _index)
 
     # --- construction helpers (used by Builder) --------------------------------------------
     def _add_layer(self, name: str, module: nn.Module) -> None:

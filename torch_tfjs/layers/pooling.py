@@ -7,52 +7,14 @@ cells (also when the padding is asymmetric).
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 
 from .._layout import to_channels_first, to_channels_last
-from .._padding import same_pads_nd, split_symmetric
+from .._padding import tf_avg_pool, tf_max_pool
 from .base import KerasLayer, LayerSpec, conf_tuple, data_format, snake
 from .registry import register_layer
-
-_MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
-_AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
-
-
-def tf_max_pool(x: torch.Tensor, rank: int, kernel, strides, padding: str) -> torch.Tensor:
-    """TF max pooling on a channels-first tensor."""
-    pad = [0] * rank
-    if padding == "same":
-        pads = same_pads_nd(x.shape[2:], kernel, strides, [1] * rank)
-        pad, extra = split_symmetric(pads)
-        if any(extra):
-            x = F.pad(x, extra, value=float("-inf"))
-    return _MAX[rank](x, tuple(kernel), tuple(strides), tuple(pad))
-
-
-def tf_avg_pool(x: torch.Tensor, rank: int, kernel, strides, padding: str) -> torch.Tensor:
-    """TF average pooling on a channels-first tensor; padded cells are not counted."""
-    if padding != "same":
-        return _AVG[rank](x, tuple(kernel), tuple(strides))
-    pads = same_pads_nd(x.shape[2:], kernel, strides, [1] * rank)
-    symmetric, extra = split_symmetric(pads)
-    # torch's avg_pool3d refuses an input smaller than the window even when its own padding
-    # would cover it ("input image smaller than kernel size"); TF SAME allows it (found by the
-    # tfjs sweep: AveragePooling3D pool 4 on a depth-2 input), so such inputs take the
-    # explicit-padding path below, whose padded input always holds a whole window.
-    fits = rank != 3 or all(size >= k for size, k in zip(x.shape[2:], kernel))
-    if not any(extra) and fits:
-        return _AVG[rank](x, tuple(kernel), tuple(strides), tuple(symmetric), count_include_pad=False)
-    full: List[int] = []
-    for before, after in reversed(pads):
-        full += [before, after]
-    summed = _AVG[rank](F.pad(x, full), tuple(kernel), tuple(strides))
-    ones = torch.ones((1, 1, *x.shape[2:]), dtype=x.dtype, device=x.device)
-    fraction = _AVG[rank](F.pad(ones, full), tuple(kernel), tuple(strides))
-    return summed / fraction
-
 
 class _Pool(KerasLayer):
     rank = 2

@@ -15,9 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..._layout import to_channels_first, to_channels_last
-from ..._padding import same_pads_nd, split_symmetric
-from ...layers.conv import tf_conv
-from ...layers.pooling import tf_avg_pool, tf_max_pool
+from ..._padding import same_pads_nd, split_symmetric, tf_avg_pool, tf_conv, tf_max_pool
 from ..node import OpNode, Value
 from ..registry import channels_last_flag, layout_rewrite, register_op
 from .matrices import apply_fused_activation, split_fused_ops
