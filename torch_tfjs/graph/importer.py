@@ -680,6 +680,11 @@ def _structured(importer: GraphImporter, outputs: List[_IO]) -> List[_IO]:
     return ordered
 
 
+def _placeholder_io(importer: GraphImporter) -> List[_IO]:
+    return [_IO(n.name, TensorRef(n.name), TF_DTYPES.get(n.attrs.get("dtype", ""), None),
+                n.attrs.get("shape")) for n in importer.nodes.values() if n.op == "Placeholder"]
+
+
 def graph_io(importer: GraphImporter) -> Tuple[List[_IO], List[_IO]]:
     """Inputs and outputs: the signature's, else tfjs's defaults (Placeholders; childless nodes)."""
     signature = importer.artifact.signature or {}
@@ -692,13 +697,14 @@ def graph_io(importer: GraphImporter) -> Tuple[List[_IO], List[_IO]]:
                                  "graph lacks")
         if not outputs:
             raise GraphError(f"{importer.where}: signature has no outputs")
+        if not signature.get("inputs"):  # outputs only (a converted frozen graph): tfjs feeds Placeholders
+            inputs = _placeholder_io(importer)
         return inputs, _structured(importer, outputs)
     consumers: Set[str] = set()
     for node in importer.nodes.values():
         consumers.update(r.node for r in node.inputs)
         consumers.update(node.control_inputs)
-    inputs = [_IO(n.name, TensorRef(n.name), TF_DTYPES.get(n.attrs.get("dtype", ""), None),
-                  n.attrs.get("shape")) for n in importer.nodes.values() if n.op == "Placeholder"]
+    inputs = _placeholder_io(importer)
     outputs = [_IO(n.name, TensorRef(n.name), None, None) for n in importer.nodes.values()
                if n.name not in consumers and n.op not in ("NoOp", "Placeholder", "Const")]
     if not outputs:
