@@ -83,6 +83,7 @@ class _Graph:
         for n in nodes:
             self.nodes[n["name"]] = n
         self.order: List[str] = list(self.nodes)
+        self.position: Dict[str, float] = {n: float(i) for i, n in enumerate(self.order)}
         self.consumers: Dict[str, List[Tuple[str, int, bool]]] = {}  # node → (consumer, index, control)
         for name, node in self.nodes.items():
             for text in node.get("input", []) or []:
@@ -235,16 +236,15 @@ def _rewrite_frame(graph: _Graph, frame: str, inside: List[str], counter: int) -
         rets = [rename(t, fname) for t in rets]
         members = _closure(graph, [_split(t)[0] for t in rets], set(args) | set(alias), region)
         node_defs: List[Node] = []
-        for n in graph.order:
-            if n in members:
-                node = graph.nodes[n]
-                inputs = []
-                for text in node.get("input", []) or []:
-                    src, _, control = _split(text)
-                    if control and src not in members:
-                        continue  # a control edge to a node outside the function means nothing in it
-                    inputs.append(rename(text, n))
-                node_defs.append({**node, "input": inputs})
+        for n in sorted(members, key=graph.position.__getitem__):  # file order
+            node = graph.nodes[n]
+            inputs = []
+            for text in node.get("input", []) or []:
+                src, _, control = _split(text)
+                if control and src not in members:
+                    continue  # a control edge to a node outside the function means nothing in it
+                inputs.append(rename(text, n))
+            node_defs.append({**node, "input": inputs})
         # Input-less constants defined outside the frame are copied in (weights by node name).
         needed = {_split(t)[0] for n in node_defs for t in n["input"]} | {_split(t)[0] for t in rets}
         for n in sorted(needed - members - set(args)):
@@ -275,6 +275,7 @@ def _rewrite_frame(graph: _Graph, frame: str, inside: List[str], counter: int) -
     for name in inside:
         del graph.nodes[name]
     graph.order.insert(graph.order.index(enters[0]), while_name)
+    graph.position[while_name] = graph.position[enters[0]] - 0.5  # before its first Enter
     for k, var in enumerate(loop_vars):
         for exit_name in var.exits:  # each Exit keeps its name, now reading the While's output
             graph.nodes[exit_name] = {"name": exit_name, "op": "Identity",
