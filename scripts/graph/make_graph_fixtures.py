@@ -6,8 +6,11 @@
 
 Each case file scripts/graph/cases/<category>.py (and scripts/graph/models/<name>.py for whole
 models) defines ``CASES = [dict(name, covers, description, fn, inputs, tolerance?, dynamic_batch?,
-converter?, notes?, xfail?, track?, reference?)]`` (``converter``: extra keyword arguments for ``convert_tf_saved_model``, e.g.
-``control_flow_v2=True``; ``track``: tf.Modules whose resources ``fn`` captures, e.g. lookup tables)
+converter?, notes?, xfail?, track?, reference?, tf1_graph?, output_names?)]`` (``converter``: extra keyword
+arguments for ``convert_tf_saved_model``, e.g. ``control_flow_v2=True``; ``track``: tf.Modules whose
+resources ``fn`` captures, e.g. lookup tables; ``tf1_graph=True``: ``fn`` builds a TF1 graph (v1 control
+flow, TensorArrayV3) that is frozen and converted with ``convert_tf_frozen_model``, outputs named
+``output_names``)
 with ``inputs = [dict(shape, dtype='float32'|'int32'|'bool'|'string', values?, range?, signature_shape?)]``
 (string inputs need ``values`` and are written as ``input_<i>.json``, a nested list of str; tfjs
 string outputs come back as ``output_<i>.json``).
@@ -109,7 +112,37 @@ def model_ops(model_json: dict) -> list:
     return sorted(ops)
 
 
+def convert_tf1_graph(case: dict, out_dir: Path) -> None:
+    """A TF1 graph as the Object Detection API exported them: ``fn`` is called on placeholders in a
+    ``tf.Graph`` with control flow v2 off (tf.while_loop / tf.map_fn / TensorArray become
+    Enter/Merge/Switch/NextIteration/Exit/LoopCond and TensorArrayV3 ops), the GraphDef is written
+    as a frozen graph and converted with ``convert_tf_frozen_model`` (signature: outputs only;
+    tfjs feeds the Placeholders by name)."""
+    tf.compat.v1.disable_control_flow_v2()
+    try:
+        graph = tf.Graph()
+        with graph.as_default():
+            placeholders = [tf.compat.v1.placeholder(DTYPES[spec.get("dtype", "float32")],
+                                                     spec.get("signature_shape", spec["shape"]),
+                                                     name=spec.get("name", f"x{i}"))
+                            for i, spec in enumerate(case["inputs"])]
+            outs = case["fn"](*placeholders)
+            outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
+            names = case.get("output_names") or [f"out{i}" for i in range(len(outs))]
+            for name, out in zip(names, outs):
+                tf.identity(out, name=name)
+            graph_def = graph.as_graph_def()
+    finally:
+        tf.compat.v1.enable_control_flow_v2()
+    with tempfile.TemporaryDirectory() as tmp:
+        frozen = os.path.join(tmp, "frozen.pb")
+        Path(frozen).write_bytes(graph_def.SerializeToString())
+        tfjs_conv.convert_tf_frozen_model(frozen, ",".join(names), str(out_dir), **case.get("converter", {}))
+
+
 def save_and_convert(case: dict, out_dir: Path) -> None:
+    if case.get("tf1_graph"):
+        return convert_tf1_graph(case, out_dir)
     specs = []
     for i, spec in enumerate(case["inputs"]):
         shape = list(spec.get("signature_shape", spec["shape"]))
@@ -164,6 +197,8 @@ def generate(category: str, case: dict, kind_dir: Path, family: str) -> str:
             by_node[info.get("name", k).split(":")[0]] = k
         for i, spec in enumerate(case["inputs"]):
             key = by_node.get(expected_keys[i])  # the converter keys inputs by tensor name ("x0:0")
+            if key is None and not in_keys:  # a frozen graph's signature has no inputs: Placeholder names
+                key = expected_keys[i]
             if key is None:
                 raise RuntimeError(f"signature inputs {in_keys} lack {expected_keys[i]}")
             arr = make_input(rng, spec)

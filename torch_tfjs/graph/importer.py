@@ -119,6 +119,19 @@ def tf_layout_view(param: torch.Tensor, layout: str, tf_shape: Tuple[int, ...]) 
     return view.numpy()
 
 
+class _Function(nn.Module):
+    """A library function's GraphModule behind a plain module: fx recompiles every GraphModule
+    child when a GraphModule is built, so nested loop functions held directly would be
+    recompiled once per enclosing function (import time grew with the nesting depth)."""
+
+    def __init__(self, graph_module: fx.GraphModule):
+        super().__init__()
+        self.graph_module = graph_module
+
+    def forward(self, *args: Any) -> Any:
+        return self.graph_module(*args)
+
+
 class GraphImporter:
     """Converts the artifact's GraphDef (and library functions) into fx graphs."""
 
@@ -352,7 +365,7 @@ class GraphImporter:
         if not isinstance(name, str) or name not in self.function_defs:
             raise opnode.error(f"references library function {name!r}, which the graph lacks")
         if name not in self._function_modules:
-            module = self.build_function(name)
+            module = _Function(self.build_function(name))
             attr = self._unique("fn_" + name)
             self.root.add_module(attr, module)
             self._function_modules[name] = attr
