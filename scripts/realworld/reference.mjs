@@ -1,8 +1,11 @@
 // Run one real-world tfjs artifact with @tensorflow/tfjs 4.22 (pure-JS CPU backend) and write
 // its outputs: the tfjs reference for tests/realworld.
 //
-//   node realworld/reference.mjs <model_dir> <work_dir>
+//   node realworld/reference.mjs <model_dir> <work_dir> [<nodes.json>]
 //
+// With <nodes.json> (a JSON list of graph node names, "node" or "node:k"; graph models only) it
+// instead writes those intermediate tensors as <work_dir>/node_<i>.npy and nodes_reference.json
+// (used by first_diff.py to find the op where a difference first grows).
 // <model_dir>/model.json + shards (relative paths as in its weightsManifest). <work_dir>/inputs.json
 // lists the inputs ({name, file}) made by build.py (input_<i>.npy). Writes <work_dir>/output_<i>.npy
 // and <work_dir>/reference.json: {ok, format, outputs: [{key, node, shape, dtype, file}],
@@ -15,12 +18,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { folderHandler, readNpy, tf, writeNpy } from '../tfjs/lib.mjs';
 
-const [modelDir, workDir] = process.argv.slice(2);
+const [modelDir, workDir, nodesFile] = process.argv.slice(2);
 if (!modelDir || !workDir) {
   console.error('usage: node realworld/reference.mjs <model_dir> <work_dir>');
   process.exit(2);
 }
-const refFile = path.join(workDir, 'reference.json');
+const refFile = path.join(workDir, nodesFile ? 'nodes_reference.json' : 'reference.json');
 const result = { ok: false, tfjs: tf.version.tfjs };
 const save = () => fs.writeFileSync(refFile, JSON.stringify(result, null, 1) + '\n');
 let stage = 'load';
@@ -42,7 +45,10 @@ try {
     const sigOut = sig.outputs ?? {};
     keys = Object.keys(sigOut);
     nodes = keys.map((k) => sigOut[k].name ?? k);
-    if (!keys.length) {
+    if (nodesFile) {
+      keys = JSON.parse(fs.readFileSync(nodesFile, 'utf8'));
+      nodes = keys;
+    } else if (!keys.length) {
       keys = model.outputNodes;
       nodes = keys;
     }
@@ -65,7 +71,7 @@ try {
   result.outputs = [];
   for (let i = 0; i < outputs.length; i++) {
     const t = outputs[i];
-    const file = `output_${i}.npy`;
+    const file = nodesFile ? `node_${i}.npy` : `output_${i}.npy`;
     await writeNpy(path.join(workDir, file), t);
     result.outputs.push({ key: keys[i], node: nodes[i], shape: t.shape, dtype: t.dtype, file });
   }
