@@ -60,7 +60,7 @@ try {
     const model = await tf.loadLayersModel(handler);
     result.load_ms = performance.now() - t0;
     stage = 'run';
-    keys = model.outputNames;
+    keys = model.outputNames ?? model.outputs.map((o) => o.name);  // Sequential: no outputNames
     nodes = model.outputs.map((o) => o.name);
     t0 = performance.now();
     outputs = model.predict(feedList.length === 1 ? feedList[0] : feedList);

@@ -30,11 +30,12 @@ def tolerance(ref_max: float) -> float:
 
 def _as_list(out, model, ref_outputs):
     """torch_tfjs outputs in the reference's order (matched by output key / node name)."""
-    if isinstance(out, dict):
-        return [out[o["key"]] for o in ref_outputs]
+    if isinstance(out, dict):  # structured outputs: by key when tfjs used the same keys, else in order
+        keys = [o.get("key") or o["node"] for o in ref_outputs]
+        return [out[k] for k in keys] if all(k in out for k in keys) else list(out.values())
     outs = out if isinstance(out, (list, tuple)) else [out]
     names = list(getattr(model, "output_names", None) or [])
-    keys = [o["key"] for o in ref_outputs]
+    keys = [o.get("key") or o["node"] for o in ref_outputs]
     if names and set(names) >= set(keys) and len(names) == len(outs):
         by = dict(zip(names, outs))
         return [by[k] for k in keys]
@@ -101,10 +102,11 @@ def check(entry: dict, cache: Path | None = None) -> dict:
     for o, g in zip(ref["outputs"], got):
         want = np.load(work / o["file"]).astype(np.float64)
         have = g.detach().cpu().numpy().astype(np.float64) if isinstance(g, torch.Tensor) else np.asarray(g, np.float64)
-        info = {"key": o["key"], "shape": list(have.shape), "ref_shape": o["shape"]}
+        key = o.get("key") or o["node"]
+        info = {"key": key, "shape": list(have.shape), "ref_shape": o["shape"]}
         if list(have.shape) != list(o["shape"]):
             ok = False
-            reasons.append(f"{o['key']}: shape {list(have.shape)} != tfjs {o['shape']}")
+            reasons.append(f"{key}: shape {list(have.shape)} != tfjs {o['shape']}")
             res["outputs"].append(info)
             continue
         rmax = float(np.max(np.abs(want))) if want.size else 0.0
@@ -118,7 +120,7 @@ def check(entry: dict, cache: Path | None = None) -> dict:
         res["outputs"].append(info)
         if d > tol:
             ok = False
-            reasons.append(f"{o['key']}: max|d| {d:.3g} > tol {tol:.3g}")
+            reasons.append(f"{key}: max|d| {d:.3g} > tol {tol:.3g}")
         if d / tol > ratio:  # report the output closest to (or furthest past) its tolerance
             ratio = d / tol
             res.update(max_abs=d, ref_max=rmax, tol=tol)
