@@ -257,6 +257,21 @@ def test_fused_conv_broadcast_bias(tmp_path, op, fmt, shape_key):
     np.testing.assert_allclose(out.numpy(), ref, **TOL)
 
 
+@pytest.mark.parametrize("op", ["_FusedConv2D", "FusedDepthwiseConv2dNative"])
+def test_fused_conv_residual_as_bias(tmp_path, op):
+    """TF 2.21's grappler fuses Keras 3 ResNet50's ``relu(conv(x) + shortcut)`` into a
+    _FusedConv2D [BiasAdd, Relu] whose "bias" is the other branch: a fed, full-shaped tensor."""
+    x, w, _, _ = _broadcast_bias_case("NHWC", op, "c")
+    c_out = 4 if op == "_FusedConv2D" else 6
+    residual = f32(2, 3, 5, c_out)
+    attrs = conv_attrs("SAME", 2)
+    attrs.update(fused_ops=["BiasAdd", "Relu"], num_args=1)
+    out = run_single_op(tmp_path, op, [(x, False), (w, True), (residual, False)], attrs)
+    conv = ref_conv if op == "_FusedConv2D" else ref_depthwise
+    ref = conv(x, w, [2, 2], [1, 1], [tf_pads(6, 3, 2, 1, "SAME"), tf_pads(9, 3, 2, 1, "SAME")])
+    np.testing.assert_allclose(out.numpy(), np.maximum(ref + residual, 0), **TOL)
+
+
 @pytest.mark.parametrize("compute_channels_last", [True, False])
 @pytest.mark.parametrize("shape_key", list(BROADCAST_BIASES["NHWC"]))
 def test_fused_conv_nd_broadcast_bias_both_layouts(shape_key, compute_channels_last):

@@ -68,6 +68,25 @@ def dense_bn():
     return _seed(keras.Model(inp, x), "graph_keras3_dense_bn")
 
 
+def residual():
+    """A ResNet bottleneck as keras.applications.ResNet50 builds it. Where the shortcut conv adds
+    no shift (ResNet50 with its initial zero biases and BatchNormalization betas), grappler fuses
+    ``relu(shortcut_conv(x) + main)`` into a _FusedConv2D whose "bias" is the main branch."""
+    inp = keras.Input((10, 10, 8))
+    shortcut = L.Conv2D(12, 1, strides=2, use_bias=False)(inp)
+    x = L.Conv2D(4, 1, strides=2)(inp)
+    x = L.BatchNormalization(axis=3, epsilon=1.001e-5)(x)
+    x = L.Activation("relu")(x)
+    x = L.Conv2D(4, 3, padding="same")(x)
+    x = L.BatchNormalization(axis=3, epsilon=1.001e-5)(x)
+    x = L.Activation("relu")(x)
+    x = L.Conv2D(12, 1)(x)
+    x = L.BatchNormalization(axis=3, epsilon=1.001e-5)(x)
+    x = L.Add()([shortcut, x])
+    x = L.Activation("relu")(x)
+    return _seed(keras.Model(inp, x), "graph_keras3_residual")
+
+
 def autoencoder():
     inp = keras.Input((16, 16, 1))
     x = L.Conv2D(4, 3, strides=2, padding="same", use_bias=False)(inp)
@@ -100,6 +119,11 @@ CASES = [
     dict(name="graph_keras3_dense_bn", covers=["MatMul", "Mul", "AddV2"],
          description=f"Dense(no bias)+BatchNormalization(axis=1)+ReLU, Dense+BN+tanh, Dense; 10 features. {_SOURCE}",
          fn=dense_bn(), inputs=[dict(shape=[3, 10])], dynamic_batch=True),
+    dict(name="graph_keras3_residual", covers=["_FusedConv2D"],
+         description="ResNet50-style bottleneck (1x1 stride 2 / 3x3 / 1x1 convs with bias + BatchNormalization(axis=3), "
+                     "1x1 stride 2 shortcut conv without bias, Add, ReLU: a _FusedConv2D with the main "
+                     "branch as its bias); 10x10x8. " + _SOURCE,
+         fn=residual(), inputs=[dict(shape=[2, 10, 10, 8])], dynamic_batch=True),
     dict(name="graph_keras3_autoencoder", covers=["_FusedConv2D", "Conv2DBackpropInput", "Mul", "AddV2"],
          description="conv autoencoder: 2x (Conv2D stride 2+BatchNormalization(axis=3)+ReLU), "
                      "2x (Conv2DTranspose stride 2+BN+ReLU), Conv2D sigmoid; 16x16x1. " + _SOURCE,
