@@ -8,6 +8,8 @@ import pytest
 import torch
 
 from single_op import run_single_op, single_op_model
+from torch_tfjs.errors import GraphError
+from torch_tfjs.graph.ops.convolution import fused_conv_nd
 
 RNG = np.random.default_rng(11)
 TOL = dict(rtol=1e-5, atol=1e-5)
@@ -213,6 +215,106 @@ def test_fused_conv_nchw_bias(tmp_path):
                         [(x.transpose(0, 3, 1, 2).copy(), False), (w, True), (bias, True)], attrs)
     ref = np.maximum(ref_conv(x, w, [1, 1], [1, 1], [(0, 1), (0, 1)]) + bias, 0)
     np.testing.assert_allclose(out.numpy(), ref.transpose(0, 3, 1, 2), **TOL)
+
+
+# TF >= 2.16 folds a Keras 3 BatchNormalization(axis=3) into the conv, and the fused "BiasAdd"
+# argument is the [1, 1, 1, C] shift it adds. tfjs adds a 1-D bias along the channel axis and any
+# other with numpy broadcasting against the output in the node's data format. Output here:
+# (N, H'=3, W'=5, C) with C = 4 (conv) or 6 (depthwise, multiplier 2): every size distinct.
+BROADCAST_BIASES = {
+    "NHWC": {"c": lambda c: (c,), "1c": lambda c: (1, c), "11c": lambda c: (1, 1, c),
+             "111c": lambda c: (1, 1, 1, c), "0d": lambda c: (), "1111": lambda c: (1, 1, 1, 1),
+             "1hwc": lambda c: (1, 3, 5, c), "w1": lambda c: (5, 1), "h11": lambda c: (3, 1, 1)},
+    "NCHW": {"c": lambda c: (c,), "c11": lambda c: (c, 1, 1), "1c11": lambda c: (1, c, 1, 1),
+             "0d": lambda c: (), "11hw": lambda c: (1, 1, 3, 5), "1chw": lambda c: (1, c, 3, 5)},
+}
+
+
+def _broadcast_bias_case(fmt, op, shape_key):
+    x = f32(2, 6, 9, 3) * 2
+    w = f32(3, 3, 3, 4) if op == "_FusedConv2D" else f32(3, 3, 3, 2)
+    c_out = 4 if op == "_FusedConv2D" else 6
+    bias = f32(*BROADCAST_BIASES[fmt][shape_key](c_out))
+    conv = ref_conv if op == "_FusedConv2D" else ref_depthwise
+    ref = conv(x, w, [2, 2], [1, 1], [tf_pads(6, 3, 2, 1, "SAME"), tf_pads(9, 3, 2, 1, "SAME")])
+    if fmt == "NCHW":
+        x, ref = x.transpose(0, 3, 1, 2).copy(), ref.transpose(0, 3, 1, 2)
+        ref = ref + (bias.reshape(-1, 1, 1) if bias.ndim == 1 else bias)  # 1-D: channel axis
+    else:
+        ref = ref + bias
+    return x, w, bias, np.maximum(ref, 0)
+
+
+@pytest.mark.parametrize("fmt,shape_key", [(f, k) for f in BROADCAST_BIASES for k in BROADCAST_BIASES[f]])
+@pytest.mark.parametrize("op", ["_FusedConv2D", "FusedDepthwiseConv2dNative"])
+def test_fused_conv_broadcast_bias(tmp_path, op, fmt, shape_key):
+    """Imported graphs: NHWC convs run on NCHW views (the layout pass), NCHW ones as they are."""
+    x, w, bias, ref = _broadcast_bias_case(fmt, op, shape_key)
+    attrs = conv_attrs("SAME", 2, fmt=fmt)
+    attrs.update(fused_ops=["BiasAdd", "Relu"], num_args=1)
+    out = run_single_op(tmp_path, op, [(x, False), (w, True), (bias, True)], attrs)
+    assert tuple(out.shape) == ref.shape
+    np.testing.assert_allclose(out.numpy(), ref, **TOL)
+
+
+@pytest.mark.parametrize("op", ["_FusedConv2D", "FusedDepthwiseConv2dNative"])
+def test_fused_conv_residual_as_bias(tmp_path, op):
+    """TF 2.21's grappler fuses Keras 3 ResNet50's ``relu(conv(x) + shortcut)`` into a
+    _FusedConv2D [BiasAdd, Relu] whose "bias" is the other branch: a fed, full-shaped tensor."""
+    x, w, _, _ = _broadcast_bias_case("NHWC", op, "c")
+    c_out = 4 if op == "_FusedConv2D" else 6
+    residual = f32(2, 3, 5, c_out)
+    attrs = conv_attrs("SAME", 2)
+    attrs.update(fused_ops=["BiasAdd", "Relu"], num_args=1)
+    out = run_single_op(tmp_path, op, [(x, False), (w, True), (residual, False)], attrs)
+    conv = ref_conv if op == "_FusedConv2D" else ref_depthwise
+    ref = conv(x, w, [2, 2], [1, 1], [tf_pads(6, 3, 2, 1, "SAME"), tf_pads(9, 3, 2, 1, "SAME")])
+    np.testing.assert_allclose(out.numpy(), np.maximum(ref + residual, 0), **TOL)
+
+
+@pytest.mark.parametrize("compute_channels_last", [True, False])
+@pytest.mark.parametrize("shape_key", list(BROADCAST_BIASES["NHWC"]))
+def test_fused_conv_nd_broadcast_bias_both_layouts(shape_key, compute_channels_last):
+    """The runtime function with an NHWC-shaped bias, run channels-last (no layout pass) and on
+    the NCHW view (what the layout pass makes of it)."""
+    x, w, bias, ref = _broadcast_bias_case("NHWC", "_FusedConv2D", shape_key)
+    xt = torch.from_numpy(x)
+    wt = torch.from_numpy(w).permute(3, 2, 0, 1)  # HWIO → OIHW
+    if not compute_channels_last:
+        xt = xt.movedim(-1, 1)
+    out = fused_conv_nd(xt, wt, torch.from_numpy(bias), 2, [2, 2], "same", None, [1, 1], 1,
+                        compute_channels_last, None, 0.0, "relu", None, True)
+    if not compute_channels_last:
+        out = out.movedim(1, -1)
+    np.testing.assert_allclose(out.numpy(), ref, **TOL)
+
+
+@pytest.mark.parametrize("fmt", ["NHWC", "NCHW"])
+def test_fused_conv_batch_norm_broadcast_args(tmp_path, fmt):
+    """FusedBatchNorm arguments shaped to broadcast ([1, 1, 1, C] / [1, C, 1, 1]) are the same
+    per-channel vectors."""
+    x, w = f32(2, 5, 6, 3), f32(3, 3, 3, 4)
+    shape = (1, 1, 1, 4) if fmt == "NHWC" else (1, 4, 1, 1)
+    scale, offset, mean = f32(*shape), f32(*shape), f32(*shape)
+    var = np.abs(f32(*shape)) + 0.5
+    attrs = conv_attrs("VALID", fmt=fmt)
+    attrs.update(fused_ops=["FusedBatchNorm", "Relu"], num_args=4, epsilon=1e-3)
+    x_in = x if fmt == "NHWC" else x.transpose(0, 3, 1, 2).copy()
+    out = run_single_op(tmp_path, "_FusedConv2D", [(x_in, False), (w, True), (scale, True),
+                                                   (offset, True), (mean, True), (var, True)], attrs)
+    conv = ref_conv(x, w, [1, 1], [1, 1], [(0, 0), (0, 0)])
+    v = [t.reshape(-1) for t in (scale, offset, mean, var)]
+    ref = np.maximum((conv - v[2]) * v[0] / np.sqrt(v[3] + 1e-3) + v[1], 0)
+    np.testing.assert_allclose(out.numpy(), ref if fmt == "NHWC" else ref.transpose(0, 3, 1, 2), **TOL)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1, 5), (5,), (1, 1, 1, 1, 4)])
+def test_fused_conv_bias_that_cannot_broadcast_is_named(tmp_path, shape):
+    attrs = conv_attrs("SAME")
+    attrs.update(fused_ops=["BiasAdd"], num_args=1)
+    with pytest.raises(GraphError, match=r"node 'op' \(_FusedConv2D\).*bias of shape"):
+        single_op_model(tmp_path, "_FusedConv2D", [(f32(1, 4, 4, 3), False), (f32(3, 3, 3, 4), True),
+                                                   (f32(*shape), True)], attrs)
 
 
 # --- depthwise ------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 def _conv(graph: fx.Graph, x: fx.Node, weight: str, channels: int) -> fx.Node:
     w = graph.get_attr(weight)
     return graph.call_function(fused_conv_nd, (x, w, None, 2, [1, 1], "same", None, [1, 1], 1, True,
-                                               None, 0.0, "relu", None))
+                                               None, 0.0, "relu", None, True))
 
 
 def _module(graph: fx.Graph, root: torch.nn.Module) -> fx.GraphModule:
@@ -41,6 +41,7 @@ def _root(channels: int = 4) -> torch.nn.Module:
     root.per_column = torch.nn.Parameter(torch.randn(5, channels))         # (W, C)
     root.full = torch.nn.Parameter(torch.randn(1, 6, 5, channels))         # (1, H, W, C)
     root.scalar = torch.nn.Parameter(torch.tensor(0.5))
+    root.shift = torch.nn.Parameter(torch.randn(1, 1, 1, channels))       # Keras 3 BN's shift
     return root
 
 
@@ -49,8 +50,9 @@ def _moves(module: fx.GraphModule) -> int:
                and n.target in (to_channels_first, to_channels_last))
 
 
-def _check(build, expected_moves: int, inputs=None) -> None:
-    """Build a graph twice, rewrite one, compare outputs and count the axis moves left."""
+def _check(build, expected_moves: int, inputs=None) -> torch.Tensor:
+    """Build a graph twice, rewrite one, compare outputs and count the axis moves left; returns
+    the output."""
     root = _root()
     graph = fx.Graph()
     build(graph, root)
@@ -63,6 +65,7 @@ def _check(build, expected_moves: int, inputs=None) -> None:
     torch.testing.assert_close(got, expected, rtol=0, atol=0)
     assert got.shape == expected.shape
     assert _moves(optimized) == expected_moves, optimized.code
+    return got
 
 
 def test_conv_chain_keeps_nchw_inside():
@@ -83,6 +86,28 @@ def test_elementwise_constant_operands_are_viewed_to_match(constant):
         y = g.call_function(mul, (y, g.get_attr(constant)))
         g.output(_conv(g, y, "w2", 4))
     _check(build, expected_moves=2)
+
+
+@pytest.mark.parametrize("bias", ["scalar", "per_channel", "shift", "per_column", "full"])
+def test_fused_conv_broadcast_bias_runs_on_nchw_views(bias):
+    """A fused conv's bias shaped for the channels-last output ([1, 1, 1, C] from TF >= 2.16's
+    BatchNormalization folding, or one varying over H and W) stays correct when the pass runs
+    the conv on NCHW views, and the chain stays NCHW inside."""
+    def build(g, root):
+        x = g.placeholder("x")
+        y = _conv(g, x, "w1", 4)
+        y = g.call_function(fused_conv_nd, (y, g.get_attr("w2"), g.get_attr(bias), 2, [1, 1], "same",
+                                            None, [1, 1], 1, True, None, 0.0, "relu", None, True))
+        g.output(_conv(g, y, "w2", 4))
+    x = torch.randn(2, 6, 5, 3)
+    got = _check(build, expected_moves=2, inputs=x)
+    root = _root()  # the same seeded weights, computed channels-last by hand
+    conv = lambda t, w, pad: torch.nn.functional.conv2d(t.permute(0, 3, 1, 2), w, padding=pad).permute(0, 2, 3, 1)  # noqa: E731
+    with torch.no_grad():
+        y = torch.relu(conv(x, root.w1, 1))
+        y = torch.relu(conv(y, root.w2, 0) + getattr(root, bias))
+        expected = torch.relu(conv(y, root.w2, 0))
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_dynamic_operand_of_unknown_layout_stops_the_move():
@@ -125,7 +150,7 @@ def test_prelu_weights_keep_the_channels_last_call():
         x = g.placeholder("x")
         w = g.get_attr("w1")
         g.output(g.call_function(fused_conv_nd, (x, w, None, 2, [1, 1], "same", None, [1, 1], 1, True,
-                                                 None, 0.0, "prelu", g.get_attr("per_channel"))))
+                                                 None, 0.0, "prelu", g.get_attr("per_channel"), True)))
     _check(build, expected_moves=0)  # not split: the alpha tensor is laid out for NHWC
 
 

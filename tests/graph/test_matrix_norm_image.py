@@ -78,6 +78,16 @@ def test_fused_mat_mul_leaky_default_alpha_and_transpose(tmp_path):
     np.testing.assert_allclose(out.numpy(), _act("LeakyRelu", a.T @ b.T + bias, 0.2), **TOL)
 
 
+@pytest.mark.parametrize("shape", [(5,), (1, 5), (), (3, 5), (3, 1)])
+def test_fused_mat_mul_broadcast_bias(tmp_path, shape):
+    """tfjs adds the fused bias with broadcasting; Keras 3 Dense + BatchNormalization(axis=1)
+    leaves [1, C] shifts."""
+    a, b, bias = f32(3, 4), f32(4, 5), f32(*shape)
+    out = run_single_op(tmp_path, "_FusedMatMul", [(a, False), (b, True), (bias, True)],
+                        {"fused_ops": ["BiasAdd", "Relu"], "num_args": 1})
+    np.testing.assert_allclose(out.numpy(), np.maximum(a @ b + bias, 0), **TOL)
+
+
 def test_fused_mat_mul_unknown_op_is_named(tmp_path):
     with pytest.raises(Exception, match="Swish|swish"):
         run_single_op(tmp_path, "_FusedMatMul", [(f32(2, 2), False), (f32(2, 2), True), (f32(2), True)],
@@ -137,6 +147,21 @@ def test_fused_batch_norm(tmp_path, op, fmt):
     np.testing.assert_allclose(out[0].numpy(), ref, **TOL)
     np.testing.assert_allclose(out[1].numpy(), mean, **TOL)  # inference passes moments through
     np.testing.assert_allclose(out[2].numpy(), var, **TOL)
+
+
+@pytest.mark.parametrize("fmt", ["NHWC", "NCHW"])
+def test_fused_batch_norm_broadcast_shaped_args(tmp_path, fmt):
+    """Moments and affine arguments shaped to broadcast ([1, 1, 1, C] / [1, C, 1, 1]) are the same
+    per-channel vectors."""
+    x = f32(2, 3, 4, 5)
+    c, shape = (5, (1, 1, 1, 5)) if fmt == "NHWC" else (3, (1, 3, 1, 1))
+    scale, offset, mean, var = f32(*shape), f32(*shape), f32(*shape), np.abs(f32(*shape)) + 0.1
+    out = run_single_op(tmp_path, "FusedBatchNormV3", [(x, False), (scale, True), (offset, True), (mean, True),
+                                                       (var, True)],
+                        {"epsilon": 0.001, "data_format": fmt, "is_training": False})
+    flat = [t.reshape(c) for t in (scale, offset, mean, var)]
+    ref = _batch_norm_ref(x, *flat, 0.001, -1 if fmt == "NHWC" else 1)
+    np.testing.assert_allclose(out.numpy(), ref, **TOL)
 
 
 def test_fused_batch_norm_default_epsilon(tmp_path):

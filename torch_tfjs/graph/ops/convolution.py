@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -55,17 +56,56 @@ def conv_nd(x: torch.Tensor, w: torch.Tensor, bias: Optional[torch.Tensor], rank
     return to_channels_last(y) if channels_last else y
 
 
+def split_fused_bias(bias: Optional[torch.Tensor], channels: int, rank: int,
+                     channels_last: bool) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+    """A fused conv's bias argument as (a ``(channels,)`` vector the conv kernel adds, the rest
+    to add to the output afterwards), one of them None.
+
+    tfjs adds a 1-D bias along the channel axis (BiasAdd; for NCHW too) and any other bias with
+    numpy broadcasting against the output in the node's data format. TF >= 2.16 folds Keras 3's
+    BatchNormalization (axis=3) into the conv and fuses the ``[1, 1, 1, C]`` shift it adds as
+    the "BiasAdd": a bias of ones but at the channel axis (``channels_last`` says where that
+    is, right-aligned) is that same vector. A scalar (``conv + 3``) is expanded to one."""
+    if bias is None:
+        return None, None
+    if bias.numel() == 1 and channels != 1:
+        return bias.reshape(1).expand(channels), None
+    if bias.dim() <= 1:
+        return bias.reshape(-1), None
+    if bias.dim() <= rank + 2:
+        axis = bias.dim() - 1 if channels_last else bias.dim() - rank - 1
+        if axis >= 0 and bias.shape[axis] == channels and bias.numel() == channels:
+            return bias.reshape(-1), None
+    return None, bias
+
+
+def _bias_in_layout(bias: torch.Tensor, rank: int, channels_last: bool) -> torch.Tensor:
+    """A bias shaped to broadcast against a rank-``rank`` conv output in one layout, viewed to
+    broadcast the same way against the output in the other one (``channels_last``: the target
+    layout; the layout pass runs convs on NCHW views of channels-last graphs)."""
+    if bias.dim() < rank + 2:
+        bias = bias.reshape((1,) * (rank + 2 - bias.dim()) + tuple(bias.shape))
+    return to_channels_last(bias) if channels_last else to_channels_first(bias)
+
+
 def fused_conv_nd(x: torch.Tensor, w: torch.Tensor, bias: Optional[torch.Tensor], rank: int,
                   strides: List[int], padding: str, explicit: Optional[Pads], dilations: List[int],
                   groups: int, channels_last: bool, batch_norm: Optional[Sequence[torch.Tensor]],
-                  epsilon: float, activation: str, alpha: Any) -> torch.Tensor:
-    """conv → (bias | batch norm (scale, offset, mean, variance)) → activation. Grappler also
-    fuses ``conv + scalar`` as a BiasAdd with a 0-d argument (Keras hard_sigmoid's ``+ 3``)."""
-    if bias is not None and bias.numel() == 1 and w.shape[0] != 1:
-        bias = bias.reshape(1).expand(w.shape[0])
-    y = conv_nd(x, w, bias, rank, strides, padding, explicit, dilations, groups, channels_last)
-    if batch_norm is not None:
-        shape = (-1,) if channels_last else (-1,) + (1,) * rank  # broadcast over the channel axis
+                  epsilon: float, activation: str, alpha: Any,
+                  bias_channels_last: bool) -> torch.Tensor:
+    """conv → (bias | batch norm (scale, offset, mean, variance)) → activation.
+
+    ``bias_channels_last`` is the node's own data format, which the bias is shaped for; the
+    layout pass flips only ``channels_last``, to run the conv on NCHW views. See
+    :func:`split_fused_bias` for the bias shapes taken."""
+    vector, rest = split_fused_bias(bias, w.shape[0], rank, bias_channels_last)
+    y = conv_nd(x, w, vector, rank, strides, padding, explicit, dilations, groups, channels_last)
+    if rest is not None:  # a bias that varies along more than the channel axis
+        if bias_channels_last != channels_last:
+            rest = _bias_in_layout(rest, rank, channels_last)
+        y = y + rest
+    if batch_norm is not None:  # per-channel vectors, whatever their broadcast shape
+        shape = (-1,) if channels_last else (-1,) + (1,) * rank
         scale, offset, mean, var = (t.reshape(shape) for t in batch_norm)
         y = (y - mean) * (scale * torch.rsqrt(var + epsilon)) + offset
     return apply_fused_activation(y, activation, alpha)
@@ -256,6 +296,24 @@ def _fused_args(node: OpNode) -> tuple:
     return bias, None, activation, alpha
 
 
+def _check_fused_bias(node: OpNode, rank: int, channels_last: bool, depthwise: bool) -> None:
+    """Refuse, at import, a constant bias that cannot broadcast to the conv's output channels
+    (``split_fused_bias`` would otherwise fail on the first call, far from the node)."""
+    bias, filt = node.static(2) if node.num_inputs > 2 else None, node.static(1)
+    if bias is None or filt is None or np.ndim(filt) != rank + 2:
+        return
+    shape = tuple(np.shape(bias))
+    channels = int(np.prod(np.shape(filt)[-2:])) if depthwise else int(np.shape(filt)[-1])
+    if len(shape) <= 1 or int(np.prod(shape)) == 1:
+        ok = len(shape) == 0 or shape[0] in (1, channels)
+    else:
+        axis = len(shape) - 1 if channels_last else len(shape) - rank - 1
+        ok = len(shape) <= rank + 2 and axis >= 0 and shape[axis] in (1, channels)
+    if not ok:
+        raise node.error(f"bias of shape {list(shape)} does not broadcast to the output's "
+                         f"{channels} channels")
+
+
 # --- emitters -----------------------------------------------------------------------------------
 
 @register_op("Conv2D", param_layouts={1: "hwio_to_oihw"})
@@ -269,9 +327,11 @@ def conv2d_op(node: OpNode) -> Value:
 def fused_conv2d_op(node: OpNode) -> Value:
     strides, padding, explicit, dilations, cl = _conv_args(node, 2)
     bias, bn, activation, alpha = _fused_args(node)
+    if bias is not None:
+        _check_fused_bias(node, 2, cl, depthwise=False)
     return node.call(fused_conv_nd, node.input(0), node.input_in_layout(1, "hwio_to_oihw"), bias, 2,
                      strides, padding, explicit, dilations, 1, cl, bn,
-                     node.attr_float("epsilon", 1e-3), activation, alpha)
+                     node.attr_float("epsilon", 1e-3), activation, alpha, cl)
 
 
 @register_op("DepthwiseConv2d", "DepthwiseConv2dNative", param_layouts={1: "hwcm_to_depthwise"})
@@ -285,9 +345,11 @@ def depthwise_conv2d_op(node: OpNode) -> Value:
 def fused_depthwise_conv2d_op(node: OpNode) -> Value:
     strides, padding, explicit, dilations, cl = _conv_args(node, 2)
     bias, bn, activation, alpha = _fused_args(node)
+    if bias is not None:
+        _check_fused_bias(node, 2, cl, depthwise=True)
     return node.call(fused_conv_nd, node.input(0), node.input_in_layout(1, "hwcm_to_depthwise"),
                      bias, 2, strides, padding, explicit, dilations, -1, cl, bn,
-                     node.attr_float("epsilon", 1e-3), activation, alpha)
+                     node.attr_float("epsilon", 1e-3), activation, alpha, cl)
 
 
 @register_op("Conv3D", param_layouts={1: "dhwio_to_oidhw"})
