@@ -220,6 +220,22 @@ def keras3_ops_structural():
     return K.Model(inp, [out, c], name="keras3_ops_structural")
 
 
+def keras3_indexing():
+    """Keras 3 indexing ops saved as op layers with literal keys: ``x[...]`` (GetItem: slices
+    with steps and negative bounds, an int index, ``None`` (newaxis), ``...``) and
+    ``keras.ops.take`` with constant indices; tfjs 4.22 knows neither."""
+    K = keras
+    inp = K.Input(shape=(6, 8), name="x")
+    h = K.layers.Dense(8, name="d")(inp)
+    a = h[:, 1:5, ::2]                     # (N, 4, 4)
+    b = h[:, -1]                           # (N, 8)
+    c = h[..., None, 2:-1]                 # (N, 6, 1, 5)
+    t = K.ops.take(h, [0, 3, 3, 7], axis=2)  # (N, 6, 4)
+    flat = K.ops.concatenate([K.ops.reshape(a, (-1, 16)), b, K.ops.reshape(c, (-1, 30)),
+                              K.ops.reshape(t, (-1, 24))], axis=-1)
+    return K.Model(inp, [K.layers.Dense(3, name="o")(flat), a], name="keras3_indexing")
+
+
 def keras3_sequential():
     """A top-level Keras 3 Sequential (InputLayer with ``batch_shape`` first, DTypePolicy
     objects in every layer), which tfjs 4.22 cannot load."""
@@ -625,6 +641,11 @@ SPECS = [
          ["InputLayer", "Dense", "Add", "Multiply", "Subtract", "TrueDivide", "Relu6", "Maximum", "Exp",
           "Concatenate", "Mean"],
          "Keras 3 functional with keras.ops / operator calls saved as op layers (.keras converter path)",
+         keras3=True),
+    Spec("keras3_indexing", keras3_indexing,
+         lambda rng: [rng.normal(0.0, 1.0, size=(3, 6, 8)).astype(np.float32)],
+         ["InputLayer", "Dense", "GetItem", "Take", "Reshape", "Concatenate"],
+         "Keras 3 indexing (x[...] as GetItem, keras.ops.take) with literal keys (.keras converter path)",
          keras3=True),
     Spec("keras3_ops_structural", keras3_ops_structural,
          lambda rng: [rng.normal(0.0, 1.0, size=(3, 4, 6)).astype(np.float32)],

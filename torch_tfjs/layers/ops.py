@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import torch
 
+from ..errors import LayerConfigError
 from .base import KerasLayer, LayerSpec
 from .registry import register_layer
 
@@ -316,6 +317,66 @@ class Keras3Stack(KerasLayer):
     def forward(self, inputs: Any, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
         tensors = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         return torch.stack(tensors, dim=self.axis)
+
+
+def _index_key(key: Any, layer: str) -> Tuple[Any, ...]:
+    """A serialized Keras 3 index key → a Python index: ints, ``None`` (newaxis), ``...`` and
+    slices (``{"class_name": "__slice__", "config": {start, stop, step}}``)."""
+    items = key if isinstance(key, (list, tuple)) else [key]
+    out: List[Any] = []
+    for item in items:
+        if item is None or (isinstance(item, int) and not isinstance(item, bool)):
+            out.append(item)
+        elif isinstance(item, Mapping) and item.get("class_name") == "__ellipsis__":
+            out.append(Ellipsis)
+        elif isinstance(item, Mapping) and item.get("class_name") == "__slice__":
+            bounds = item.get("config") or {}
+            parts = [bounds.get(k) for k in ("start", "stop", "step")]
+            if not all(p is None or (isinstance(p, int) and not isinstance(p, bool)) for p in parts):
+                raise LayerConfigError(f"layer '{layer}' (GetItem): slice bounds {parts} are not ints")
+            if parts[2] is not None and parts[2] <= 0:
+                raise LayerConfigError(f"layer '{layer}' (GetItem): slice step {parts[2]} (only "
+                                       "positive steps are supported)")
+            out.append(slice(*parts))
+        else:
+            raise LayerConfigError(f"layer '{layer}' (GetItem): cannot read index {item!r}")
+    return tuple(out)
+
+
+@register_layer("GetItem")
+class Keras3GetItem(KerasLayer):
+    """``x[key]`` in a Keras 3 functional model (NumPy basic indexing with a literal key)."""
+
+    def forward(self, inputs: Any, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+            raise LayerConfigError(f"layer '{self.keras_name}' (GetItem): expects a tensor and a "
+                                   "literal index key")
+        return inputs[0][_index_key(inputs[1], self.keras_name)]
+
+
+@register_layer("Take")
+class Keras3Take(KerasLayer):
+    """``keras.ops.take(x, indices, axis)`` with literal indices (negative ones count from the
+    end); ``axis=None`` takes from the flattened tensor."""
+
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        axis = spec.config.get("axis")
+        self.axis = None if axis is None else int(axis)
+
+    def forward(self, inputs: Any, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
+        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+            raise LayerConfigError(f"layer '{self.keras_name}' (Take): expects a tensor and indices")
+        x, indices = inputs
+        index = indices if isinstance(indices, torch.Tensor) else torch.tensor(indices)
+        if self.axis is None:
+            x, axis = x.reshape(-1), 0
+        else:
+            axis = self.axis % x.dim()
+        index = index.to(device=x.device, dtype=torch.long)
+        index = torch.where(index < 0, index + x.shape[axis], index)
+        taken = torch.index_select(x, axis, index.reshape(-1))
+        return taken.reshape(*x.shape[:axis], *index.shape, *x.shape[axis + 1:])
 
 
 @register_layer("Where")

@@ -105,6 +105,27 @@ def is_keras_tensor(obj: Any) -> bool:
     return isinstance(obj, Mapping) and obj.get("class_name") == "__keras_tensor__"
 
 
+def holds_keras_tensor(obj: Any) -> bool:
+    """Whether a Keras 3 call argument is, or contains, a tensor reference."""
+    if is_keras_tensor(obj):
+        return True
+    if isinstance(obj, (list, tuple)):
+        return any(holds_keras_tensor(o) for o in obj)
+    if isinstance(obj, Mapping):
+        return any(holds_keras_tensor(v) for v in obj.values())
+    return False
+
+
+def _is_literal_structure(obj: Any) -> bool:
+    """A list of literals or a serialized slice / ellipsis (``{"class_name": "__slice__"}``)."""
+    if isinstance(obj, Mapping):
+        return obj.get("class_name") in ("__slice__", "__ellipsis__")
+    if isinstance(obj, (list, tuple)):
+        return all(o is None or isinstance(o, (int, float, bool)) or _is_literal_structure(o)
+                   for o in obj)
+    return False
+
+
 def parse_triple(entry: Any, where: str) -> TensorKey:
     if isinstance(entry, (list, tuple)) and len(entry) >= 3 and isinstance(entry[0], str):
         return (entry[0], int(entry[1]), int(entry[2]))
@@ -138,10 +159,11 @@ def parse_inbound_node(layer: str, index: int, node: Any, where: str) -> LayerCa
                 return [convert(o) for o in obj]
             return None
 
-        tensors = [convert(a) for a in args]
-        constants = {i: a for i, (a, t) in enumerate(zip(args, tensors))
-                     if t is None and isinstance(a, (int, float, bool))}
-        tensors = [t for t in tensors if t is not None]
+        # Literal arguments (numbers; index keys such as ``x[:, 1:5]``'s slice list or
+        # ``take``'s index list) keep their positions among the tensors; strings are dropped.
+        constants = {i: a for i, a in enumerate(args) if not holds_keras_tensor(a)
+                     and (isinstance(a, (int, float, bool)) or _is_literal_structure(a))}
+        tensors = [convert(a) for a in args if holds_keras_tensor(a)]
         # A recorded ``training`` kwarg is not honoured: Keras 3 records the call signature's
         # default (augmentation layers save ``training: true``), and its Functional.call
         # overrides it with the model's own training flag whenever that is set
