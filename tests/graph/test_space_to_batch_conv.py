@@ -23,7 +23,8 @@ DYNAMIC = ["depthwise_dilated_dynamic_hw", "depthwise_dilated_valid_dynamic_hw",
 
 def _chain(x, w, bias, block, paddings, crops, groups, activation):
     y = space_to_batch_nd(x, block, paddings)
-    y = fused_conv_nd(y, w, bias, 2, [1, 1], "valid", None, [1, 1], groups, True, None, 0.0, activation, None)
+    y = fused_conv_nd(y, w, bias, 2, [1, 1], "valid", None, [1, 1], groups, True, None, 0.0, activation, None,
+                      True)
     return batch_to_space_nd(y, block, crops)
 
 
@@ -60,7 +61,7 @@ def test_idiom_folded_at_import(case):
 @pytest.mark.parametrize("case", DYNAMIC)
 def test_unknown_hw_runs_at_other_sizes_like_the_chain(case, monkeypatch):
     folded = torch_tfjs.load_graph_model(FIXTURES / case)
-    monkeypatch.setattr(idioms, "_fold_space_to_batch_conv", lambda graph, node: None)
+    monkeypatch.setattr(idioms, "_fold_space_to_batch_conv", lambda graph, node, root: None)
     chain = torch_tfjs.load_graph_model(FIXTURES / case)
     assert "space_to_batch_nd_dynamic" in _targets(chain)
     gen = torch.Generator().manual_seed(5)

@@ -44,7 +44,7 @@ def fold_idioms(graph: fx.Graph, root: torch.nn.Module) -> None:
         if node.op == "call_function" and node.target is fused_batch_norm:
             _fold_layer_norm(graph, node, root)
         elif node.op == "call_function" and node.target in (batch_to_space_nd, batch_to_space_nd_dynamic):
-            _fold_space_to_batch_conv(graph, node)
+            _fold_space_to_batch_conv(graph, node, root)
 
 
 def _fill_of(node: Any, value: float, x: fx.Node, rows: tuple, root: torch.nn.Module) -> bool:
@@ -97,7 +97,18 @@ def _fold_layer_norm(graph: fx.Graph, bn: fx.Node, root: torch.nn.Module) -> Non
             graph.erase_node(n)
 
 
-def _fold_space_to_batch_conv(graph: fx.Graph, b2s: fx.Node) -> None:
+def _per_channel(bias: Any, root: torch.nn.Module) -> bool:
+    """Whether a conv's bias is absent or constant along everything but the channel axis (a
+    vector or a ``[1, 1, 1, C]`` fold): only then does it commute with BatchToSpaceND. A bias
+    computed in the graph (a residual branch fused as the bias) lives in the space-to-batch
+    domain and keeps the chain as it is."""
+    if bias is None:
+        return True
+    tensor = get_attr_tensor(bias, root)
+    return tensor is not None and (tensor.dim() <= 1 or tensor.numel() == tensor.shape[-1])
+
+
+def _fold_space_to_batch_conv(graph: fx.Graph, b2s: fx.Node, root: torch.nn.Module) -> None:
     """``batch_to_space(conv(space_to_batch(x, block, paddings)), block, crops)`` → one
     dilated conv (see the module docstring). Only a stride-1, dilation-1, VALID, channels-last
     2-D conv whose input and output have no other reader qualifies."""
@@ -115,7 +126,10 @@ def _fold_space_to_batch_conv(graph: fx.Graph, b2s: fx.Node) -> None:
     x, s2b_block, paddings = s2b.args
     if not (isinstance(block, list) and len(block) == 2 and s2b_block == block):
         return
-    fused = conv.args[10:] if conv.target is fused_conv_nd else (None, 0.0, "", None)
+    if not _per_channel(bias, root):
+        return
+    # batch_norm, epsilon, activation, alpha, bias_channels_last
+    fused = conv.args[10:] if conv.target is fused_conv_nd else (None, 0.0, "", None, True)
     static = not isinstance(paddings, fx.Node) and not isinstance(crops, fx.Node)
     with graph.inserting_before(b2s):
         pads = space_to_batch_pads(paddings, crops) if static else None

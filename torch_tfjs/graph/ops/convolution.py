@@ -127,7 +127,7 @@ def space_to_batch_pads(paddings: Any, crops: Any) -> Pads:
 def space_to_batch_conv(x: torch.Tensor, w: torch.Tensor, bias: Optional[torch.Tensor],
                         paddings: Any, crops: Any, dilations: List[int], groups: int,
                         batch_norm: Optional[Sequence[torch.Tensor]], epsilon: float,
-                        activation: str, alpha: Any) -> torch.Tensor:
+                        activation: str, alpha: Any, bias_channels_last: bool = True) -> torch.Tensor:
     """The SpaceToBatchND → conv → BatchToSpaceND idiom (how TF runs a dilated conv; its
     paddings and crops computed at run time when H/W were unknown at export) as one dilated
     conv on NHWC ``x``. Bias, batch norm and activation are per channel, so they commute with
@@ -138,7 +138,7 @@ def space_to_batch_conv(x: torch.Tensor, w: torch.Tensor, bias: Optional[torch.T
         x = F.pad(x, [0, 0] + [v for pair in reversed(crop) for v in pair])
         pads = [(max(b, 0), max(a, 0)) for b, a in pads]
     return fused_conv_nd(x, w, bias, 2, [1, 1], "explicit", pads, dilations, groups, True,
-                         batch_norm, epsilon, activation, alpha)
+                         batch_norm, epsilon, activation, alpha, bias_channels_last)
 
 
 def conv1d_nwc(x: torch.Tensor, w: torch.Tensor, stride: int, padding: str, dilation: int,
