@@ -48,13 +48,13 @@ def resize_bilinear(x: torch.Tensor, height: int, width: int, align_corners: boo
     squeeze = x.dim() == 3
     if squeeze:
         x = x.unsqueeze(0)
-    x = x.to(torch.float64)
     y0, y1, fy = _bilinear_axis(x.shape[1], height, align_corners, half_pixel_centers, x.device)
     x0, x1, fx = _bilinear_axis(x.shape[2], width, align_corners, half_pixel_centers, x.device)
-    left = x[:, :, x0]
-    rows = left + (x[:, :, x1] - left) * fx.view(1, 1, -1, 1)  # [n, in_h, width, c]
-    top = rows[:, y0]
-    out = (top + (rows[:, y1] - top) * fy.view(1, -1, 1, 1)).to(torch.float32)
+    x = x.to(torch.float64)
+    left = x.index_select(2, x0)
+    rows = x.index_select(2, x1).sub_(left).mul_(fx.view(-1, 1)).add_(left)  # [n, in_h, width, c]
+    top = rows.index_select(1, y0)
+    out = rows.index_select(1, y1).sub_(top).mul_(fy.view(-1, 1, 1)).add_(top).to(torch.float32)
     return out.squeeze(0) if squeeze else out
 
 
