@@ -22,33 +22,39 @@ def _scale(in_size: int, out_size: int, align_corners: bool) -> float:
 
 def _bilinear_axis(in_size: int, out_size: int, align_corners: bool, half_pixel: bool,
                    device: torch.device) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Source rows/columns and weights as tfjs's CPU kernel computes them, in doubles:
+    ``src = ratio·(o + 0.5) − 0.5`` (or ``ratio·o``), ``low = max(0, floor(src))``,
+    ``high = min(in − 1, ceil(src))``, ``frac = src − low`` (negative left of the first
+    half-pixel centre, where low == high and the weight has no effect)."""
     scale = _scale(in_size, out_size, align_corners)
     dst = torch.arange(out_size, dtype=torch.float64, device=device)
-    src = (dst + 0.5) * scale - 0.5 if half_pixel else dst * scale
-    if half_pixel:
-        src = src.clamp(min=0.0)  # TF's legacy-compatible lower clamp
-    low = torch.floor(src).clamp(max=in_size - 1)
-    high = torch.clamp(low + 1, max=in_size - 1)
-    frac = (src - low).to(torch.float32)
-    return low.long(), high.long(), frac
+    src = scale * (dst + 0.5) - 0.5 if half_pixel else scale * dst
+    low = torch.floor(src).clamp(min=0.0)
+    high = torch.ceil(src).clamp(max=in_size - 1)
+    frac = src - low
+    return low.long().clamp(max=in_size - 1), high.long().clamp(min=0), frac
 
 
 def resize_bilinear(x: torch.Tensor, height: int, width: int, align_corners: bool = False,
                     half_pixel_centers: bool = False) -> torch.Tensor:
-    """TF ``ResizeBilinear`` of an NHWC (or HWC) tensor; the result is float32."""
+    """TF ``ResizeBilinear`` of an NHWC (or HWC) tensor; the result is float32.
+
+    Follows tfjs's CPU kernel to the bit: the source coordinates, the weights and both lerps
+    (``top = tl + (tr − tl)·fx``, ``bottom`` likewise, ``top + (bottom − top)·fy``) are JS
+    doubles there, rounded to float32 once at the end, so they are float64 here. (Float32 lerps
+    differ by up to a few ulps, which a deep decoder behind the resize amplifies.) The column
+    lerp runs once per input row, before the rows are gathered: the same values per element as
+    tfjs's per-output loop, with less work than interpolating gathered output rows."""
     squeeze = x.dim() == 3
     if squeeze:
         x = x.unsqueeze(0)
-    x = x.to(torch.float32)
     y0, y1, fy = _bilinear_axis(x.shape[1], height, align_corners, half_pixel_centers, x.device)
     x0, x1, fx = _bilinear_axis(x.shape[2], width, align_corners, half_pixel_centers, x.device)
-    top = x[:, y0]
-    bottom = x[:, y1]
-    fy = fy.view(1, -1, 1, 1)
-    fx = fx.view(1, 1, -1, 1)
-    top = top[:, :, x0] + (top[:, :, x1] - top[:, :, x0]) * fx
-    bottom = bottom[:, :, x0] + (bottom[:, :, x1] - bottom[:, :, x0]) * fx
-    out = top + (bottom - top) * fy
+    x = x.to(torch.float64)
+    left = x.index_select(2, x0)
+    rows = x.index_select(2, x1).sub_(left).mul_(fx.view(-1, 1)).add_(left)  # [n, in_h, width, c]
+    top = rows.index_select(1, y0)
+    out = rows.index_select(1, y1).sub_(top).mul_(fy.view(-1, 1, 1)).add_(top).to(torch.float32)
     return out.squeeze(0) if squeeze else out
 
 

@@ -23,6 +23,17 @@ CASES = [
          fn=bilinear(False, True), inputs=[IMG]),
     dict(name="resize_bilinear_upscale", covers=["ResizeBilinear"], description="tf.image.resize 2x (half-pixel)",
          fn=lambda x: tf.image.resize(x, [8, 10]), inputs=[IMG], dynamic_batch=True),
+    # tolerance 0: tfjs's CPU kernel computes weights and lerps in float64 and rounds once to
+    # float32; float32 lerps (as TF's kernel) differ by a few ulps. Odd ratios, values in the thousands.
+    dict(name="resize_bilinear_exact_half_pixel", covers=["ResizeBilinear"],
+         description="bilinear half_pixel_centers 7x9->17x23, values up to 1e4: bit-exact with tfjs",
+         fn=bilinear(False, True, (17, 23)), inputs=[dict(shape=[1, 7, 9, 3], range=(-1e4, 1e4))], tolerance=0.0),
+    dict(name="resize_bilinear_exact_align_corners", covers=["ResizeBilinear"],
+         description="bilinear align_corners 7x9->17x23, values up to 1e4: bit-exact with tfjs",
+         fn=bilinear(True, False, (17, 23)), inputs=[dict(shape=[1, 7, 9, 3], range=(-1e4, 1e4))], tolerance=0.0),
+    dict(name="resize_bilinear_exact_legacy", covers=["ResizeBilinear"],
+         description="bilinear legacy (neither flag) 9x7->5x13 (down and up), values up to 1e4: bit-exact with tfjs",
+         fn=bilinear(False, False, (5, 13)), inputs=[dict(shape=[2, 9, 7, 3], range=(-1e4, 1e4))], tolerance=0.0),
     dict(name="resize_nearest_plain", covers=["ResizeNearestNeighbor"], description="nearest legacy",
          fn=nearest(False, False), inputs=[IMG]),
     dict(name="resize_nearest_align_corners", covers=["ResizeNearestNeighbor"], description="nearest align_corners",
