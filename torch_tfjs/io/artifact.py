@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 
@@ -103,14 +103,18 @@ def _optional_dict(model_json: Dict[str, Any], key: str, where: str) -> Optional
 
 def read_artifact(src: PathLike, *, load_weights: bool = True, timeout: float = DEFAULT_TIMEOUT,
                   max_bytes: int = DEFAULT_MAX_BYTES,
-                  cache_dir: Optional[PathLike] = None) -> ModelArtifact:
+                  cache_dir: Optional[PathLike] = None,
+                  headers: Optional[Mapping[str, str]] = None) -> ModelArtifact:
     """Read ``model.json`` and (unless ``load_weights=False``) decode every weight.
 
     ``src``: a folder holding model.json, the JSON file itself (any name), a ``file://`` URL or
     an ``http(s)://`` URL. Shards are resolved relative to model.json; a URL's query string is
-    kept on shard URLs, as tfjs does. ``cache_dir`` caches downloads on disk.
+    kept on shard URLs, as tfjs does. URLs only: ``timeout`` (seconds per request),
+    ``max_bytes`` (cap on each downloaded file), ``cache_dir`` (caches downloads on disk),
+    ``headers`` (extra HTTP request headers).
     """
-    source: ModelSource = open_source(src, timeout=timeout, max_bytes=max_bytes, cache_dir=cache_dir)
+    source: ModelSource = open_source(src, timeout=timeout, max_bytes=max_bytes, cache_dir=cache_dir,
+                                      headers=headers)
     where = source.model_file
     model_json = parse_model_json(source.read_model_json(), where)
     fmt = detect_format(model_json, where)

@@ -213,6 +213,15 @@ class KerasLayer(nn.Module):
         self.keras_trainable = spec.trainable
         self._keras_weights: List[KerasWeight] = []
 
+    @property
+    def name(self) -> str:
+        """The Keras layer name (as in ``model.get_layer(name)``); same as ``keras_name``."""
+        return self.keras_name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self.keras_name = value
+
     # --- weights ---------------------------------------------------------------------------
     def add_keras_weight(self, attr: str, ref: WeightRef, *, trainable: bool = True,
                          permutation: Optional[Sequence[int]] = None,
