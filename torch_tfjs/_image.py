@@ -35,17 +35,18 @@ def _bilinear_axis(in_size: int, out_size: int, align_corners: bool, half_pixel:
 
 def resize_bilinear(x: torch.Tensor, height: int, width: int, align_corners: bool = False,
                     half_pixel_centers: bool = False) -> torch.Tensor:
-    """TF ``ResizeBilinear`` of an NHWC (or HWC) tensor; the result is float32."""
+    """TF ``ResizeBilinear`` of an NHWC (or HWC) tensor; the result is float32 (a float16,
+    bfloat16 or float64 input keeps its dtype: a model cast to it computes in it)."""
     squeeze = x.dim() == 3
     if squeeze:
         x = x.unsqueeze(0)
-    x = x.to(torch.float32)
+    x = x.to(x.dtype if x.is_floating_point() else torch.float32)
     y0, y1, fy = _bilinear_axis(x.shape[1], height, align_corners, half_pixel_centers, x.device)
     x0, x1, fx = _bilinear_axis(x.shape[2], width, align_corners, half_pixel_centers, x.device)
     top = x[:, y0]
     bottom = x[:, y1]
-    fy = fy.view(1, -1, 1, 1)
-    fx = fx.view(1, 1, -1, 1)
+    fy = fy.view(1, -1, 1, 1).to(x.dtype)
+    fx = fx.view(1, 1, -1, 1).to(x.dtype)
     top = top[:, :, x0] + (top[:, :, x1] - top[:, :, x0]) * fx
     bottom = bottom[:, :, x0] + (bottom[:, :, x1] - bottom[:, :, x0]) * fx
     out = top + (bottom - top) * fy

@@ -30,13 +30,23 @@ def place(model: nn.Module, device: Optional[Device], dtype: Optional[torch.dtyp
         model.to(device=device, dtype=dtype)
 
 
+#: A 0-d, non-persistent float buffer each model kind holds: ``model.to(dtype)``, ``.half()``,
+#: ``.double()`` cast it with the parameters, so its dtype is the one float inputs are cast to, even
+#: for a model without float parameters. Not in ``state_dict``.
+DTYPE_MARKER = "float_dtype_marker"
+
+
+def add_dtype_marker(module: nn.Module) -> None:
+    module.register_buffer(DTYPE_MARKER, torch.zeros(()), persistent=False)
+
+
 def module_float_dtype(module: nn.Module) -> torch.dtype:
-    """The dtype a model computes floats in: that of its first floating-point parameter or
-    buffer (float32 for a model that has none)."""
+    """The dtype a model computes floats in: its dtype marker's (see :data:`DTYPE_MARKER`), else
+    that of its first floating-point parameter (float32 for a model that has none)."""
+    marker = module._buffers.get(DTYPE_MARKER)
+    if marker is not None:
+        return marker.dtype
     for param in module.parameters():
         if param.is_floating_point():
             return param.dtype
-    for buffer in module.buffers():
-        if buffer.is_floating_point():
-            return buffer.dtype
     return torch.float32

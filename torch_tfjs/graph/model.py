@@ -17,7 +17,7 @@ from torch import nn
 
 from ..errors import GraphError, ModelInputError, ModelJSONError
 from ..io import ModelArtifact, read_artifact
-from .._loading import Device, check_dtype, module_float_dtype, place
+from .._loading import Device, add_dtype_marker, check_dtype, module_float_dtype, place
 from .._predict import predict as _predict
 from ..io.sources import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, PathLike
 from ..signature import Signature, TensorSpec, shape_from_dims
@@ -162,6 +162,13 @@ class GraphModel(nn.Module):
         #: The artifact's SignatureDef JSON as written (``None`` when it has none).
         self.artifact_signature: Optional[Dict[str, Any]] = importer.artifact.signature
         self._executors: Dict[Tuple[str, ...], fx.GraphModule] = {}
+        add_dtype_marker(self)
+
+    @property
+    def float_dtype(self) -> torch.dtype:
+        """The floating-point dtype the model computes in (float inputs are cast to it):
+        float32 unless loaded with ``dtype=`` or cast (``model.half()``, ``model.to(dtype)``)."""
+        return module_float_dtype(self)
 
     def _feeds(self) -> List[Tuple[str, TensorRef]]:
         return [(s.name, tensor_ref(s)) for s in self.signature.inputs]

@@ -25,7 +25,7 @@ from typing import BinaryIO, Dict, List, Mapping, Optional, Sequence, Union
 
 from ..errors import FetchError, UnsafePathError
 
-PathLike = Union[str, "os.PathLike[str]"]
+PathLike = Union[str, os.PathLike[str]]
 
 #: Default cap on one downloaded file (model.json or shard).
 DEFAULT_MAX_BYTES = 2 * 1024**3

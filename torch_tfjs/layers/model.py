@@ -14,7 +14,7 @@ from torch import nn
 from torch.nn.modules import module as _module_api
 
 from .._layout import to_channels_first, to_channels_last
-from .._loading import module_float_dtype
+from .._loading import DTYPE_MARKER, add_dtype_marker, module_float_dtype
 from .._predict import predict as _predict
 from ..errors import LayerNotFoundError
 from ..signature import Signature, TensorSpec
@@ -40,6 +40,13 @@ class LayersModel(KerasLayer):
         #: What the model takes and returns (set by the builder from the topology).
         self.signature = Signature([], [])
         self._input_layers: Set[str] = set()
+        add_dtype_marker(self)
+
+    @property
+    def float_dtype(self) -> torch.dtype:
+        """The floating-point dtype the model computes in (float inputs are cast to it):
+        float32 unless loaded with ``dtype=`` or cast (``model.half()``, ``model.to(dtype)``)."""
+        return module_float_dtype(self)
 
     # --- construction helpers (used by Builder) --------------------------------------------
     def _add_layer(self, name: str, module: nn.Module) -> None:
@@ -310,7 +317,7 @@ class LayersModel(KerasLayer):
         for name in self._layer_order:
             module = self.get_layer(name)
             count = sum(p.numel() for p in module.parameters()) + sum(
-                b.numel() for b in module.buffers())
+                b.numel() for n, b in module.named_buffers() if not n.endswith(DTYPE_MARKER))
             train_count = sum(p.numel() for p in module.parameters() if p.requires_grad)
             total += count
             trainable += train_count
