@@ -228,3 +228,51 @@ def test_graph_model_summary_and_repr():
     printed = []
     model.summary(print_fn=printed.append)
     assert printed == [text]
+
+
+# --- logging and deliberate departures from tfjs ---------------------------------------------------
+def test_loader_logs_format_source_shards_and_quantization(caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="torch_tfjs"):
+        torch_tfjs.load(FIXTURES / "models" / "graph_mobilenet_like_uint8")
+    text = caplog.text
+    assert "graph-model (LocalSource)" in text and "1 shard(s)" in text
+    assert "quantized: 36 uint8" in text and "graph model, 62 nodes" in text
+
+
+def test_guessed_format_is_logged(tmp_path, caplog):
+    import json
+    import logging
+    import shutil
+
+    shutil.copytree(CNN, tmp_path / "m")
+    model_json = json.loads((tmp_path / "m" / "model.json").read_text())
+    del model_json["format"]
+    (tmp_path / "m" / "model.json").write_text(json.dumps(model_json))
+    with caplog.at_level(logging.INFO, logger="torch_tfjs"):
+        torch_tfjs.load(tmp_path / "m")
+    assert "no 'format' key; the topology looks like a graph-model" in caplog.text
+
+
+@pytest.mark.parametrize("rel, words", [
+    ("graph/arithmetic/mod_float_truncates", "Mod truncates as TF does"),
+    ("keras/keras2_transpose_output_padding", "tfjs 4.22 ignores output_padding"),
+    ("graph/graph/structured_outputs", "returns mislabelled tensors"),
+])
+def test_deliberate_departures_from_tfjs_warn(rel, words):
+    from torch_tfjs.errors import TfjsSemanticsWarning
+
+    with pytest.warns(TfjsSemanticsWarning, match=words):
+        torch_tfjs.load(FIXTURES / rel)
+
+
+def test_a_plain_model_loads_without_semantics_warnings():
+    import warnings
+
+    from torch_tfjs.errors import TfjsSemanticsWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TfjsSemanticsWarning)
+        torch_tfjs.load(MOBILENET)
+        torch_tfjs.load(CNN)

@@ -140,3 +140,12 @@ class LayerNotFoundError(TfjsError, KeyError, ValueError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+# --- warnings ---------------------------------------------------------------------------------
+
+
+class TfjsSemanticsWarning(UserWarning):
+    """A model runs with semantics that differ from tfjs 4.22's on purpose: where tfjs has a bug,
+    torch_tfjs follows TF / Keras (the message names the layer or op and both behaviours).
+    Silence with ``warnings.filterwarnings("ignore", category=TfjsSemanticsWarning)``."""

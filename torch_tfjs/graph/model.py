@@ -18,6 +18,7 @@ from torch import nn
 from ..errors import GraphError, ModelInputError, ModelJSONError
 from ..io import ModelArtifact, read_artifact
 from .._loading import Device, add_dtype_marker, check_dtype, module_float_dtype, place
+from .._log import logger, warn_semantics
 from .._predict import predict as _predict
 from ..io.sources import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, PathLike
 from ..signature import Signature, TensorSpec, shape_from_dims
@@ -100,6 +101,10 @@ def _structured(keys: Sequence[Any], outputs: List[TensorSpec]) -> List[TensorSp
     for key in keys:
         spec = by_key.get(key) or rest.pop(0)
         ordered.append(dataclasses.replace(spec, name=str(key)))
+    if [s.tensor for s in ordered] != [s.tensor for s in outputs]:  # tfjs pairs by position
+        warn_semantics("structured outputs are paired with their keys as TF pairs them; tfjs 4.22 "
+                       "pairs them by signature position and returns mislabelled tensors here "
+                       f"(keys {list(keys)})", stacklevel=4)
     return ordered
 
 
@@ -281,6 +286,12 @@ class GraphModel(nn.Module):
         return list(result) if isinstance(result, tuple) else [result]
 
 
+#: Ops run as TF runs them where tfjs 4.22 differs (a tfjs bug): op → what differs.
+DIVERGENT_OPS = {
+    "Mod": "Mod truncates as TF does (the sign of the dividend); tfjs 4.22 runs a floor mod",
+}
+
+
 def _size(nbytes: int) -> str:
     """``1.5 MB``: bytes in decimal units."""
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
@@ -305,6 +316,12 @@ def build_graph_model(artifact: ModelArtifact, *, device: Optional[Device] = Non
         ref = tensor_ref(spec)
         importer.captured[(ref.node, ref.index)] = resources[resource_id]
     model = GraphModel(importer, signature)
+    counts = model.op_counts()
+    for op, what in DIVERGENT_OPS.items():
+        if op in counts:
+            warn_semantics(f"{artifact.source}: {counts[op]} {op} node(s): {what}", stacklevel=3)
+    logger.info("%s: graph model, %d nodes, %d parameters", artifact.source,
+                len(importer.nodes), sum(p.numel() for p in model.parameters()))
     model.eval()
     place(model, device, check_dtype(dtype))
     return model

@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 
+from .._log import logger
 from ..errors import ModelJSONError
 from .sources import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, ModelSource, PathLike, open_source
 from .weights import WeightGroup, WeightSpec, decode_manifest, parse_manifest
@@ -68,10 +69,14 @@ def detect_format(model_json: Dict[str, Any], where: str) -> str:
         raise ModelJSONError(f"{where}: unknown format {fmt!r} (expected '{LAYERS_MODEL}' or '{GRAPH_MODEL}')")
     topology = model_json.get("modelTopology")
     if isinstance(topology, dict):
+        guessed = None
         if "node" in topology or "library" in topology or "versions" in topology:
-            return GRAPH_MODEL
-        if {"class_name", "model_config", "keras_version", "config"} & set(topology):
-            return LAYERS_MODEL
+            guessed = GRAPH_MODEL
+        elif {"class_name", "model_config", "keras_version", "config"} & set(topology):
+            guessed = LAYERS_MODEL
+        if guessed is not None:
+            logger.info("%s: no 'format' key; the topology looks like a %s", where, guessed)
+            return guessed
     raise ModelJSONError(f"{where}: no 'format' key and the topology is neither a Keras config "
                          "nor a GraphDef")
 
@@ -138,6 +143,16 @@ def read_artifact(src: PathLike, *, load_weights: bool = True, timeout: float = 
         model_initializer=_optional_dict(model_json, "modelInitializer", where),
         initializer_signature=_optional_dict(model_json, "initializerSignature", where),
         raw=model_json, weight_groups=groups)
+    quantized: Dict[str, int] = {}
+    for spec in specs:
+        if spec.quantization:
+            key = str(spec.quantization.get("dtype"))
+            quantized[key] = quantized.get(key, 0) + 1
+    logger.info("%s: %s (%s), %d weights in %d shard(s), %d bytes stored%s", where, fmt,
+                type(source).__name__, len(specs), sum(len(g.paths) for g in groups),
+                sum(s.nbytes or 0 for s in specs),
+                (", quantized: " + ", ".join(f"{n} {q}" for q, n in sorted(quantized.items())))
+                if quantized else "")
     if load_weights:
         decoded = decode_manifest(groups, source)
         for spec in specs:

@@ -23,6 +23,7 @@ import urllib.request
 from pathlib import Path
 from typing import BinaryIO, Dict, List, Mapping, Optional, Sequence, Union
 
+from .._log import logger
 from ..errors import FetchError, UnsafePathError
 
 PathLike = Union[str, os.PathLike[str]]
@@ -330,6 +331,7 @@ class HttpSource(ModelSource):
         if self.cache_dir is not None:
             cached = self.cache_dir / hashlib.sha256(url.encode()).hexdigest()
             if cached.is_file():
+                logger.debug("%s: from the cache %s", url, cached)
                 return cached.read_bytes()
         request = urllib.request.Request(url, headers=self.headers)
         try:
@@ -351,6 +353,7 @@ class HttpSource(ModelSource):
             raise FetchError(f"{url}: {exc.reason}") from exc
         except TimeoutError as exc:
             raise FetchError(f"{url}: timed out after {self.timeout} s") from exc
+        logger.debug("%s: downloaded %d bytes", url, len(out))
         if cached is not None:
             cached.parent.mkdir(parents=True, exist_ok=True)
             tmp = cached.with_suffix(".part")
@@ -388,6 +391,7 @@ def open_source(src: PathLike, *, timeout: float = DEFAULT_TIMEOUT,
         raise FetchError(f"{text}: unsupported URL scheme (use a path, file://, http:// or https://)")
     path = Path(text)
     if path.is_dir():
+        logger.debug("%s: a folder; reading its model.json", path)
         path = path / "model.json"
     if not path.is_file():
         raise FetchError(f"{path}: no such file (expected a model.json or a folder holding one)")

@@ -17,6 +17,7 @@ from ..errors import (GraphError, LayerConfigError, ModelJSONError, UnsupportedL
                       WeightMismatchError)
 from ..io import ModelArtifact, read_artifact
 from .._loading import Device, check_dtype, place
+from .._log import logger
 from ..io.sources import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, PathLike
 from .base import LayerSpec, WeightScope
 from .model import LayersModel
@@ -192,6 +193,8 @@ def build_layers_model(artifact: ModelArtifact, *, strict: bool = True,
     model.artifact_json = artifact.raw
     model.artifact_format = artifact.format
     model.unmatched_weights = {name: artifact.weights[name] for name in index.unused()}
+    logger.info("%s: layers model '%s', %d layers, %d parameters", where, name,
+                len(model.layer_names), sum(p.numel() for p in model.parameters()))
     model.eval()
     place(model, device, check_dtype(dtype))
     return model

@@ -13,6 +13,7 @@ import torch
 from .._image import resize_bilinear, resize_nearest
 from ..activations import is_keras_made
 from .._loading import add_dtype_marker
+from .._log import warn_semantics
 from ..errors import ModelInputError
 from .base import KerasLayer, LayerSpec, snake
 from .registry import register_layer
@@ -202,6 +203,8 @@ class RandomWidth(KerasLayer):
         if self.interpolation not in ("bilinear", "nearest"):
             raise spec.error(f"interpolation {self.interpolation!r} is not supported")
         self.keras = is_keras_made(spec.generated_by)
+        warn_semantics(f"{spec.source}: RandomWidth '{spec.name}' is the identity at inference, as "
+                       "in Keras; tfjs 4.22 also resizes randomly in predict (a tfjs bug)")
 
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
         if not self.is_training(training):
