@@ -17,6 +17,20 @@ def test_ci_runs_the_readme_test_command():
     assert ci_lines[0] in readme
 
 
+def test_readme_commands_install_torch_from_the_cpu_index():
+    """Both set-up commands take torch from PyTorch's CPU index (PyPI's Linux torch is a
+    multi-GB CUDA build), with few, short retries where that index is unreachable."""
+    readme = (ROOT / "README.md").read_text()
+    commands = [l for l in readme.splitlines() if l.startswith("python3 -m venv .venv &&")]
+    assert len(commands) == 2
+    for command in commands:
+        torch_step = next(step for step in command.split(" && ") if " torch==" in step)
+        args = torch_step.split()
+        assert args[args.index("--index-url") + 1] == "https://download.pytorch.org/whl/cpu"
+        assert int(args[args.index("--retries") + 1]) <= 1
+        assert float(args[args.index("--timeout") + 1]) <= 15
+
+
 def test_cli_version(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--version"])

@@ -7,48 +7,80 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, TypeVar, Union
 
 import torch
 
 from . import errors
+from ._loading import Device
 from .io import ModelArtifact, read_artifact
-from .io.sources import PathLike
+from .io.sources import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, PathLike
 from .layers import KerasLayer, LayerSpec, LayersModel, load_layers_model, register_layer
 from .inference import InferenceModel, optimize_for_inference
 from .export import (load_safetensors, save_graph_model, save_layers_model, save_model,
                      save_safetensors)
 
+if TYPE_CHECKING:  # imported on first use at run time (see __getattr__): the op library is big
+    from .graph import GraphModel
+
 __version__ = "0.1.0"
 
 
-def load(src: PathLike, *, strict: bool = True,
-         device: Optional[Union[str, torch.device]] = None, **read_options: Any) -> torch.nn.Module:
+def load(src: PathLike, *, strict: bool = True, device: Optional[Device] = None,
+         dtype: Optional[torch.dtype] = None, timeout: float = DEFAULT_TIMEOUT,
+         max_bytes: int = DEFAULT_MAX_BYTES, cache_dir: Optional[PathLike] = None,
+         headers: Optional[Mapping[str, str]] = None) -> Union[LayersModel, GraphModel]:
     """Load a tfjs artifact, detecting its format: a :class:`LayersModel` for
-    ``layers-model``, a :class:`~torch_tfjs.graph.GraphModel` for ``graph-model``."""
-    artifact = read_artifact(src, **read_options)
+    ``layers-model``, a :class:`GraphModel` for ``graph-model``.
+
+    ``src``: a folder holding model.json, the JSON file itself (any name), a ``file://`` or an
+    ``http(s)://`` URL.
+    ``strict`` (LayersModels): refuse manifest weights that no layer takes.
+    ``device`` / ``dtype``: where the parameters go and the floating-point dtype they (and float
+    inputs) take: ``torch.float32`` (default), ``float16``, ``bfloat16`` or ``float64``.
+    URLs only: ``timeout`` (seconds per request), ``max_bytes`` (cap on each downloaded file),
+    ``cache_dir`` (keep downloads on disk), ``headers`` (extra HTTP request headers).
+    """
+    from ._loading import check_dtype
+    check_dtype(dtype)
+    artifact = read_artifact(src, timeout=timeout, max_bytes=max_bytes, cache_dir=cache_dir,
+                             headers=headers)
     if artifact.is_layers_model:
         from .layers.build import build_layers_model
-        return build_layers_model(artifact, strict=strict, device=device)
+        return build_layers_model(artifact, strict=strict, device=device, dtype=dtype)
     from .graph import build_graph_model
-    return build_graph_model(artifact, device=device)
+    return build_graph_model(artifact, device=device, dtype=dtype)
 
 
-def load_graph_model(src: PathLike, *, device: Optional[Union[str, torch.device]] = None,
-                     **read_options: Any) -> torch.nn.Module:
-    """Load a tfjs GraphModel as a module wrapping a ``torch.fx.GraphModule``."""
+def load_graph_model(src: PathLike, *, device: Optional[Device] = None,
+                     dtype: Optional[torch.dtype] = None, timeout: float = DEFAULT_TIMEOUT,
+                     max_bytes: int = DEFAULT_MAX_BYTES, cache_dir: Optional[PathLike] = None,
+                     headers: Optional[Mapping[str, str]] = None) -> GraphModel:
+    """Load a tfjs GraphModel as a module wrapping a ``torch.fx.GraphModule`` (options as
+    :func:`load`)."""
     from .graph import load_graph_model as _load
-    return _load(src, device=device, **read_options)
+    return _load(src, device=device, dtype=dtype, timeout=timeout, max_bytes=max_bytes,
+                 cache_dir=cache_dir, headers=headers)
 
 
-def register_op(op_name: str, *aliases: str, override: bool = False):  # type: ignore[no-untyped-def]
+def __getattr__(name: str) -> Any:
+    if name == "GraphModel":
+        from .graph import GraphModel
+        return GraphModel
+    raise AttributeError(f"module 'torch_tfjs' has no attribute {name!r}")
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def register_op(op_name: str, *aliases: str, override: bool = False) -> Callable[[_F], _F]:
     """Decorator registering a graph-op emitter (see :mod:`torch_tfjs.graph.registry`)."""
     from .graph.registry import register_op as _register
     return _register(op_name, *aliases, override=override)
 
 
 __all__ = [
-    "InferenceModel", "KerasLayer", "LayerSpec", "LayersModel", "ModelArtifact", "errors", "load",
+    "GraphModel", "InferenceModel", "KerasLayer", "LayerSpec", "LayersModel", "ModelArtifact", "errors", "load",
     "load_graph_model", "load_layers_model", "optimize_for_inference", "read_artifact", "register_layer", "register_op",
     "load_safetensors", "save_graph_model", "save_layers_model", "save_model", "save_safetensors",
     "__version__",

@@ -37,7 +37,8 @@ def _bilinear_axis(in_size: int, out_size: int, align_corners: bool, half_pixel:
 
 def resize_bilinear(x: torch.Tensor, height: int, width: int, align_corners: bool = False,
                     half_pixel_centers: bool = False) -> torch.Tensor:
-    """TF ``ResizeBilinear`` of an NHWC (or HWC) tensor; the result is float32.
+    """TF ``ResizeBilinear`` of an NHWC (or HWC) tensor; the result is float32 (a float16,
+    bfloat16 or float64 input keeps its dtype: a model cast to it computes in it).
 
     Follows tfjs's CPU kernel to the bit: the source coordinates, the weights and both lerps
     (``top = tl + (tr − tl)·fx``, ``bottom`` likewise, ``top + (bottom − top)·fy``) are JS
@@ -48,13 +49,14 @@ def resize_bilinear(x: torch.Tensor, height: int, width: int, align_corners: boo
     squeeze = x.dim() == 3
     if squeeze:
         x = x.unsqueeze(0)
+    out_dtype = x.dtype if x.is_floating_point() else torch.float32
     y0, y1, fy = _bilinear_axis(x.shape[1], height, align_corners, half_pixel_centers, x.device)
     x0, x1, fx = _bilinear_axis(x.shape[2], width, align_corners, half_pixel_centers, x.device)
     x = x.to(torch.float64)
     left = x.index_select(2, x0)
     rows = x.index_select(2, x1).sub_(left).mul_(fx.view(-1, 1)).add_(left)  # [n, in_h, width, c]
     top = rows.index_select(1, y0)
-    out = rows.index_select(1, y1).sub_(top).mul_(fy.view(-1, 1, 1)).add_(top).to(torch.float32)
+    out = rows.index_select(1, y1).sub_(top).mul_(fy.view(-1, 1, 1)).add_(top).to(out_dtype)
     return out.squeeze(0) if squeeze else out
 
 

@@ -84,6 +84,9 @@ def tf_max_pool(x: torch.Tensor, rank: int, kernel, strides, padding: str) -> to
 
 def tf_avg_pool(x: torch.Tensor, rank: int, kernel, strides, padding: str) -> torch.Tensor:
     """TF average pooling on a channels-first tensor; padded cells are not counted."""
+    if rank == 3 and x.device.type == "cpu" and x.dtype in (torch.float16, torch.bfloat16):
+        # torch has no CPU avg_pool3d kernel for half types: pool in float32, round once.
+        return tf_avg_pool(x.float(), rank, kernel, strides, padding).to(x.dtype)
     if padding != "same":
         return _AVG[rank](x, tuple(kernel), tuple(strides))
     pads = same_pads_nd(x.shape[2:], kernel, strides, [1] * rank)

@@ -19,7 +19,8 @@ anything the library raises on purpose. Messages name the file, layer or node at
     │   ├── GraphError             a malformed graph (dangling input, cycle, bad attr)
     │   └── WeightMismatchError    model weights and manifest do not match
     ├── ExportError              saving / exporting a model failed
-    └── ModelInputError          a call with the wrong number, names or shapes of inputs
+    ├── ModelInputError          a call with the wrong number, names or shapes of inputs
+    └── LayerNotFoundError       get_layer: no such layer name or index
 """
 
 from __future__ import annotations
@@ -131,3 +132,20 @@ class ExportError(TfjsError):
 
 class ModelInputError(TfjsError, ValueError):
     """A converted model was called with the wrong inputs."""
+
+
+class LayerNotFoundError(TfjsError, KeyError, ValueError):
+    """``LayersModel.get_layer`` was asked for a name or index the model lacks (a ``KeyError`` as
+    for a dict, a ``ValueError`` as Keras raises)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+# --- warnings ---------------------------------------------------------------------------------
+
+
+class TfjsSemanticsWarning(UserWarning):
+    """A model runs with semantics that differ from tfjs 4.22's on purpose: where tfjs has a bug,
+    torch_tfjs follows TF / Keras (the message names the layer or op and both behaviours).
+    Silence with ``warnings.filterwarnings("ignore", category=TfjsSemanticsWarning)``."""

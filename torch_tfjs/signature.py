@@ -183,7 +183,7 @@ class Signature:
     def check(self, values: Sequence[Any], float_dtype: torch.dtype = torch.float32) -> List[Any]:
         """Each value as a tensor of its input's dtype, its rank and known sizes checked.
         String inputs are returned as given (the graph's string ops take NumPy arrays)."""
-        checking = not torch.jit.is_tracing()
+        checking = not _tracing()
         out = []
         for spec, value in zip(self.inputs, values):
             if spec.dtype == "string":
@@ -266,6 +266,11 @@ class Signature:
         ins = ", ".join(str(s) for s in self.inputs)
         outs = ", ".join(str(s) for s in self.outputs)
         return f"({ins}) -> ({outs})"
+
+
+def _tracing() -> bool:
+    """Whether ``torch.jit.trace`` is recording (shapes are then symbolic, not checked)."""
+    return bool(torch.jit.is_tracing())  # type: ignore[attr-defined,no-untyped-call]
 
 
 def _as_tensor(value: Any, spec: TensorSpec) -> torch.Tensor:

@@ -6,6 +6,7 @@ matched through it, structured (dict) outputs, ``execute`` of arbitrary nodes, a
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
@@ -16,7 +17,10 @@ from torch import nn
 
 from ..errors import GraphError, ModelInputError, ModelJSONError
 from ..io import ModelArtifact, read_artifact
-from ..io.sources import PathLike
+from .._loading import Device, add_dtype_marker, check_dtype, module_float_dtype, place
+from .._log import logger, warn_semantics
+from .._predict import predict as _predict
+from ..io.sources import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, PathLike
 from ..signature import Signature, TensorSpec, shape_from_dims
 from .importer import GraphImporter
 from .node import TF_DTYPES, NodeDef, TensorRef
@@ -97,6 +101,10 @@ def _structured(keys: Sequence[Any], outputs: List[TensorSpec]) -> List[TensorSp
     for key in keys:
         spec = by_key.get(key) or rest.pop(0)
         ordered.append(dataclasses.replace(spec, name=str(key)))
+    if [s.tensor for s in ordered] != [s.tensor for s in outputs]:  # tfjs pairs by position
+        warn_semantics("structured outputs are paired with their keys as TF pairs them; tfjs 4.22 "
+                       "pairs them by signature position and returns mislabelled tensors here "
+                       f"(keys {list(keys)})", stacklevel=4)
     return ordered
 
 
@@ -159,6 +167,13 @@ class GraphModel(nn.Module):
         #: The artifact's SignatureDef JSON as written (``None`` when it has none).
         self.artifact_signature: Optional[Dict[str, Any]] = importer.artifact.signature
         self._executors: Dict[Tuple[str, ...], fx.GraphModule] = {}
+        add_dtype_marker(self)
+
+    @property
+    def float_dtype(self) -> torch.dtype:
+        """The floating-point dtype the model computes in (float inputs are cast to it):
+        float32 unless loaded with ``dtype=`` or cast (``model.half()``, ``model.to(dtype)``)."""
+        return module_float_dtype(self)
 
     def _feeds(self) -> List[Tuple[str, TensorRef]]:
         return [(s.name, tensor_ref(s)) for s in self.signature.inputs]
@@ -181,8 +196,60 @@ class GraphModel(nn.Module):
         """Whether the artifact declares ``structuredOutputKeys`` (outputs come back as a dict)."""
         return self.signature.structured
 
+    @property
+    def source(self) -> str:
+        """Where the artifact was read from (its model.json path or URL)."""
+        return self._importer.artifact.source
+
+    def op_counts(self) -> Dict[str, int]:
+        """TF op → number of nodes in the artifact's main graph, most frequent first."""
+        counts = collections.Counter(node.op for node in self._importer.nodes.values())
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+    def _parameter_stats(self) -> Tuple[int, int, int]:
+        """(parameter tensors, parameter elements, parameter bytes)."""
+        params = list(self.parameters())
+        return (len(params), sum(p.numel() for p in params),
+                sum(p.numel() * p.element_size() for p in params))
+
+    def extra_repr(self) -> str:
+        _, count, nbytes = self._parameter_stats()
+        return (f"source={self.source!r}, signature={self.signature}, "
+                f"nodes={len(self._importer.nodes)}, parameters={count:,} ({_size(nbytes)})")
+
+    def summary(self, print_fn: Any = print) -> str:
+        """Inputs and outputs (shapes, dtypes, the graph tensors behind them), the op histogram
+        of the main graph, and the parameter count and bytes; printed with ``print_fn`` (``None``
+        prints nothing) and returned."""
+        tensors, count, nbytes = self._parameter_stats()
+        lines = [f"GraphModel \"{self.source}\"", "Inputs:"]
+        for spec in self.signature.inputs:
+            lines.append(f"  {spec}" + (f"  ({spec.tensor})" if spec.tensor and spec.tensor
+                                        not in (spec.name, f"{spec.name}:0") else ""))
+        lines.append("Outputs" + (" (a dict by key):" if self.signature.structured else ":"))
+        for spec in self.signature.outputs:
+            lines.append(f"  {spec}" + (f"  ({spec.tensor})" if spec.tensor and spec.tensor
+                                        not in (spec.name, f"{spec.name}:0") else ""))
+        counts = self.op_counts()
+        lines.append(f"Ops: {len(self._importer.nodes)} nodes, {len(counts)} op types")
+        width = max((len(op) for op in counts), default=0)
+        lines += [f"  {op:<{width}}  {n}" for op, n in counts.items()]
+        lines.append(f"Parameters: {count:,} in {tensors} tensors, {_size(nbytes)} "
+                     f"({module_float_dtype(self)})")
+        text = "\n".join(lines)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    def predict(self, *inputs: Any, batch_size: int = 32) -> Any:
+        """Keras / tfjs ``predict``: NumPy arrays (or tensors; one per input, a list or a dict
+        by name) in, NumPy arrays out (a dict for structured outputs), run in batches of
+        ``batch_size`` (in one call where the signature fixes the batch size) in eval mode
+        without autograd."""
+        return _predict(self, self.signature, inputs, batch_size)
+
     def _prepare(self, args: Sequence[Any]) -> List[Any]:
-        values = self.signature.check(self.signature.bind(args))
+        values = self.signature.check(self.signature.bind(args), module_float_dtype(self))
         for i, spec in enumerate(self.signature.inputs):
             if spec.dtype == "string":  # strings stay NumPy object arrays of bytes
                 from .ops.string import as_string_array
@@ -219,8 +286,22 @@ class GraphModel(nn.Module):
         return list(result) if isinstance(result, tuple) else [result]
 
 
-def build_graph_model(artifact: ModelArtifact, *,
-                      device: Optional[Union[str, torch.device]] = None) -> GraphModel:
+#: Ops run as TF runs them where tfjs 4.22 differs (a tfjs bug): op → what differs.
+DIVERGENT_OPS = {
+    "Mod": "Mod truncates as TF does (the sign of the dividend); tfjs 4.22 runs a floor mod",
+}
+
+
+def _size(nbytes: int) -> str:
+    """``1.5 MB``: bytes in decimal units."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.1f} {unit}"
+    return f"{nbytes} B"
+
+
+def build_graph_model(artifact: ModelArtifact, *, device: Optional[Device] = None,
+                      dtype: Optional[torch.dtype] = None) -> GraphModel:
     """Build a :class:`GraphModel` from an artifact read by :func:`torch_tfjs.io.read_artifact`."""
     if artifact.model_topology is None:
         raise ModelJSONError(f"{artifact.source}: modelTopology is null")
@@ -235,9 +316,14 @@ def build_graph_model(artifact: ModelArtifact, *,
         ref = tensor_ref(spec)
         importer.captured[(ref.node, ref.index)] = resources[resource_id]
     model = GraphModel(importer, signature)
+    counts = model.op_counts()
+    for op, what in DIVERGENT_OPS.items():
+        if op in counts:
+            warn_semantics(f"{artifact.source}: {counts[op]} {op} node(s): {what}", stacklevel=3)
+    logger.info("%s: graph model, %d nodes, %d parameters", artifact.source,
+                len(importer.nodes), sum(p.numel() for p in model.parameters()))
     model.eval()
-    if device is not None:
-        model.to(device)
+    place(model, device, check_dtype(dtype))
     return model
 
 
@@ -260,11 +346,22 @@ def run_initializer(artifact: ModelArtifact, importer: GraphImporter) -> Dict[in
     return {resource_ids[s.name]: value for s, value in zip(specs, values) if s.name in resource_ids}
 
 
-def load_graph_model(src: PathLike, *, device: Optional[Union[str, torch.device]] = None,
-                     **read_options: Any) -> GraphModel:
-    """Load a tfjs GraphModel (folder, model.json, ``file://`` or ``http(s)://`` URL)."""
-    artifact = read_artifact(src, **read_options)
+def load_graph_model(src: PathLike, *, device: Optional[Device] = None,
+                     dtype: Optional[torch.dtype] = None, timeout: float = DEFAULT_TIMEOUT,
+                     max_bytes: int = DEFAULT_MAX_BYTES, cache_dir: Optional[PathLike] = None,
+                     headers: Optional[Mapping[str, str]] = None) -> GraphModel:
+    """Load a tfjs GraphModel (folder, model.json, ``file://`` or ``http(s)://`` URL) as a
+    module wrapping a ``torch.fx.GraphModule``, in eval mode.
+
+    ``device`` / ``dtype``: where the parameters go and the floating-point dtype they (and float
+    inputs) take: ``torch.float32`` (default), ``float16``, ``bfloat16`` or ``float64``.
+    URLs only: ``timeout`` (seconds per request), ``max_bytes`` (cap on each downloaded file),
+    ``cache_dir`` (keep downloads on disk), ``headers`` (extra HTTP request headers).
+    """
+    check_dtype(dtype)
+    artifact = read_artifact(src, timeout=timeout, max_bytes=max_bytes, cache_dir=cache_dir,
+                             headers=headers)
     if not artifact.is_graph_model:
         raise ModelJSONError(f"{artifact.source}: format is '{artifact.format}', not a GraphModel "
                              "(use torch_tfjs.load_layers_model or torch_tfjs.load)")
-    return build_graph_model(artifact, device=device)
+    return build_graph_model(artifact, device=device, dtype=dtype)

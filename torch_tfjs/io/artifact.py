@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 
+from .._log import logger
 from ..errors import ModelJSONError
 from .sources import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, ModelSource, PathLike, open_source
 from .weights import WeightGroup, WeightSpec, decode_manifest, parse_manifest
@@ -68,10 +69,14 @@ def detect_format(model_json: Dict[str, Any], where: str) -> str:
         raise ModelJSONError(f"{where}: unknown format {fmt!r} (expected '{LAYERS_MODEL}' or '{GRAPH_MODEL}')")
     topology = model_json.get("modelTopology")
     if isinstance(topology, dict):
+        guessed = None
         if "node" in topology or "library" in topology or "versions" in topology:
-            return GRAPH_MODEL
-        if {"class_name", "model_config", "keras_version", "config"} & set(topology):
-            return LAYERS_MODEL
+            guessed = GRAPH_MODEL
+        elif {"class_name", "model_config", "keras_version", "config"} & set(topology):
+            guessed = LAYERS_MODEL
+        if guessed is not None:
+            logger.info("%s: no 'format' key; the topology looks like a %s", where, guessed)
+            return guessed
     raise ModelJSONError(f"{where}: no 'format' key and the topology is neither a Keras config "
                          "nor a GraphDef")
 
@@ -103,14 +108,18 @@ def _optional_dict(model_json: Dict[str, Any], key: str, where: str) -> Optional
 
 def read_artifact(src: PathLike, *, load_weights: bool = True, timeout: float = DEFAULT_TIMEOUT,
                   max_bytes: int = DEFAULT_MAX_BYTES,
-                  cache_dir: Optional[PathLike] = None) -> ModelArtifact:
+                  cache_dir: Optional[PathLike] = None,
+                  headers: Optional[Mapping[str, str]] = None) -> ModelArtifact:
     """Read ``model.json`` and (unless ``load_weights=False``) decode every weight.
 
     ``src``: a folder holding model.json, the JSON file itself (any name), a ``file://`` URL or
     an ``http(s)://`` URL. Shards are resolved relative to model.json; a URL's query string is
-    kept on shard URLs, as tfjs does. ``cache_dir`` caches downloads on disk.
+    kept on shard URLs, as tfjs does. URLs only: ``timeout`` (seconds per request),
+    ``max_bytes`` (cap on each downloaded file), ``cache_dir`` (caches downloads on disk),
+    ``headers`` (extra HTTP request headers).
     """
-    source: ModelSource = open_source(src, timeout=timeout, max_bytes=max_bytes, cache_dir=cache_dir)
+    source: ModelSource = open_source(src, timeout=timeout, max_bytes=max_bytes, cache_dir=cache_dir,
+                                      headers=headers)
     where = source.model_file
     model_json = parse_model_json(source.read_model_json(), where)
     fmt = detect_format(model_json, where)
@@ -134,6 +143,16 @@ def read_artifact(src: PathLike, *, load_weights: bool = True, timeout: float = 
         model_initializer=_optional_dict(model_json, "modelInitializer", where),
         initializer_signature=_optional_dict(model_json, "initializerSignature", where),
         raw=model_json, weight_groups=groups)
+    quantized: Dict[str, int] = {}
+    for spec in specs:
+        if spec.quantization:
+            key = str(spec.quantization.get("dtype"))
+            quantized[key] = quantized.get(key, 0) + 1
+    logger.info("%s: %s (%s), %d weights in %d shard(s), %d bytes stored%s", where, fmt,
+                type(source).__name__, len(specs), sum(len(g.paths) for g in groups),
+                sum(s.nbytes or 0 for s in specs),
+                (", quantized: " + ", ".join(f"{n} {q}" for q, n in sorted(quantized.items())))
+                if quantized else "")
     if load_weights:
         decoded = decode_manifest(groups, source)
         for spec in specs:

@@ -21,11 +21,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import BinaryIO, Dict, List, Optional, Sequence, Union
+from typing import BinaryIO, Dict, List, Mapping, Optional, Sequence, Union
 
+from .._log import logger
 from ..errors import FetchError, UnsafePathError
 
-PathLike = Union[str, "os.PathLike[str]"]
+PathLike = Union[str, os.PathLike[str]]
 
 #: Default cap on one downloaded file (model.json or shard).
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -300,7 +301,8 @@ class HttpSource(ModelSource):
     as tfjs's http loader builds them."""
 
     def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT,
-                 max_bytes: int = DEFAULT_MAX_BYTES, cache_dir: Optional[PathLike] = None):
+                 max_bytes: int = DEFAULT_MAX_BYTES, cache_dir: Optional[PathLike] = None,
+                 headers: Optional[Mapping[str, str]] = None):
         parts = urllib.parse.urlsplit(url)
         self.url = url
         self.model_file = url
@@ -310,6 +312,8 @@ class HttpSource(ModelSource):
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        #: Extra request headers (an ``Authorization`` token, say), sent with every request.
+        self.headers = {"User-Agent": "torch-tfjs", **dict(headers or {})}
 
     def _url_for(self, path: str) -> str:
         rel = check_relative_path(path, self.model_file)
@@ -327,8 +331,9 @@ class HttpSource(ModelSource):
         if self.cache_dir is not None:
             cached = self.cache_dir / hashlib.sha256(url.encode()).hexdigest()
             if cached.is_file():
+                logger.debug("%s: from the cache %s", url, cached)
                 return cached.read_bytes()
-        request = urllib.request.Request(url, headers={"User-Agent": "torch-tfjs"})
+        request = urllib.request.Request(url, headers=self.headers)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as resp:
                 declared = resp.headers.get("Content-Length")
@@ -348,6 +353,7 @@ class HttpSource(ModelSource):
             raise FetchError(f"{url}: {exc.reason}") from exc
         except TimeoutError as exc:
             raise FetchError(f"{url}: timed out after {self.timeout} s") from exc
+        logger.debug("%s: downloaded %d bytes", url, len(out))
         if cached is not None:
             cached.parent.mkdir(parents=True, exist_ok=True)
             tmp = cached.with_suffix(".part")
@@ -367,14 +373,17 @@ class HttpSource(ModelSource):
 
 def open_source(src: PathLike, *, timeout: float = DEFAULT_TIMEOUT,
                 max_bytes: int = DEFAULT_MAX_BYTES,
-                cache_dir: Optional[PathLike] = None) -> ModelSource:
-    """Turn what a user passed (folder, file, ``file://`` or ``http(s)://`` URL) into a source."""
+                cache_dir: Optional[PathLike] = None,
+                headers: Optional[Mapping[str, str]] = None) -> ModelSource:
+    """Turn what a user passed (folder, file, ``file://`` or ``http(s)://`` URL) into a source.
+    ``timeout``, ``max_bytes``, ``cache_dir`` and ``headers`` apply to URLs only."""
     if isinstance(src, ModelSource):
         return src
     text = os.fspath(src)
     lowered = text.lower()
     if lowered.startswith(("http://", "https://")):
-        return HttpSource(text, timeout=timeout, max_bytes=max_bytes, cache_dir=cache_dir)
+        return HttpSource(text, timeout=timeout, max_bytes=max_bytes, cache_dir=cache_dir,
+                          headers=headers)
     if lowered.startswith("file://"):
         parts = urllib.parse.urlsplit(text)
         text = urllib.request.url2pathname(parts.path)
@@ -382,6 +391,7 @@ def open_source(src: PathLike, *, timeout: float = DEFAULT_TIMEOUT,
         raise FetchError(f"{text}: unsupported URL scheme (use a path, file://, http:// or https://)")
     path = Path(text)
     if path.is_dir():
+        logger.debug("%s: a folder; reading its model.json", path)
         path = path / "model.json"
     if not path.is_file():
         raise FetchError(f"{path}: no such file (expected a model.json or a folder holding one)")

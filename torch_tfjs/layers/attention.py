@@ -204,7 +204,9 @@ class MultiHeadAttention(KerasLayer):
         combined = self._combined_mask(query, scores, query_mask, value_mask, key_mask,
                                        attention_mask, causal)
         if combined is not None:
-            scores = scores.masked_fill(~combined, -_LARGE_NEGATIVE)
+            # -1e9 overflows float16: as Keras, the dtype's most negative value there
+            scores = scores.masked_fill(~combined, max(-_LARGE_NEGATIVE,
+                                                       torch.finfo(scores.dtype).min))
         probs = torch.softmax(scores, dim=-1)
         if combined is not None and self.keras3_softmax:
             probs = probs * combined.to(probs.dtype)

@@ -33,6 +33,7 @@ from typing import Any, Optional, Sequence, Tuple
 import torch
 
 from .._image import resize_bilinear
+from .._loading import add_dtype_marker
 from ..activations import is_keras3
 from ..errors import LayerConfigError
 from .._image import projective_transform
@@ -56,6 +57,7 @@ class _Augmentation(KerasLayer):
     def __init__(self, spec: LayerSpec):
         super().__init__(spec)
         self.channels_first = data_format(spec) == "channels_first"
+        add_dtype_marker(self)  # integer images become the model's float dtype
         self.keras3 = is_keras3(spec.generated_by)
 
     def _hw_axes(self, x: torch.Tensor) -> Tuple[int, int]:
@@ -65,7 +67,7 @@ class _Augmentation(KerasLayer):
         return (x.shape[0],) + (1,) * (x.dim() - 1) if x.dim() == 4 else (1,) * x.dim()
 
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
-        x = inputs if inputs.is_floating_point() else inputs.to(torch.float32)
+        x = inputs if inputs.is_floating_point() else inputs.to(self.float_dtype_for(inputs))
         if not self.is_training(training):
             return self._infer(x)
         return self._augment(x)

@@ -213,6 +213,24 @@ class KerasLayer(nn.Module):
         self.keras_trainable = spec.trainable
         self._keras_weights: List[KerasWeight] = []
 
+    def float_dtype_for(self, x: torch.Tensor) -> torch.dtype:
+        """The float dtype a layer that makes floats of ``x`` computes in: ``x``'s own when it
+        is floating-point, else the layer's (that of its dtype marker or first float parameter,
+        which ``model.half()`` / ``model.to(dtype)`` cast; float32 by default)."""
+        if x.is_floating_point():
+            return x.dtype
+        from .._loading import module_float_dtype
+        return module_float_dtype(self)
+
+    @property
+    def name(self) -> str:
+        """The Keras layer name (as in ``model.get_layer(name)``); same as ``keras_name``."""
+        return self.keras_name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self.keras_name = value
+
     # --- weights ---------------------------------------------------------------------------
     def add_keras_weight(self, attr: str, ref: WeightRef, *, trainable: bool = True,
                          permutation: Optional[Sequence[int]] = None,

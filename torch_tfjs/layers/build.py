@@ -16,7 +16,9 @@ from ..activations import is_keras3
 from ..errors import (GraphError, LayerConfigError, ModelJSONError, UnsupportedLayerError,
                       WeightMismatchError)
 from ..io import ModelArtifact, read_artifact
-from ..io.sources import PathLike
+from .._loading import Device, check_dtype, place
+from .._log import logger
+from ..io.sources import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, PathLike
 from .base import LayerSpec, WeightScope
 from .model import LayersModel
 from .ops import unsupported_layers_hint
@@ -152,7 +154,8 @@ class Builder:
 
 
 def build_layers_model(artifact: ModelArtifact, *, strict: bool = True,
-                       device: Optional[Union[str, torch.device]] = None) -> LayersModel:
+                       device: Optional[Device] = None,
+                       dtype: Optional[torch.dtype] = None) -> LayersModel:
     """Build a :class:`LayersModel` from an artifact read by :func:`torch_tfjs.io.read_artifact`."""
     where = artifact.source
     if artifact.model_topology is None:
@@ -190,19 +193,30 @@ def build_layers_model(artifact: ModelArtifact, *, strict: bool = True,
     model.artifact_json = artifact.raw
     model.artifact_format = artifact.format
     model.unmatched_weights = {name: artifact.weights[name] for name in index.unused()}
+    logger.info("%s: layers model '%s', %d layers, %d parameters", where, name,
+                len(model.layer_names), sum(p.numel() for p in model.parameters()))
     model.eval()
-    if device is not None:
-        model.to(device)
+    place(model, device, check_dtype(dtype))
     return model
 
 
-def load_layers_model(src: PathLike, *, strict: bool = True,
-                      device: Optional[Union[str, torch.device]] = None,
-                      **read_options: Any) -> LayersModel:
+def load_layers_model(src: PathLike, *, strict: bool = True, device: Optional[Device] = None,
+                      dtype: Optional[torch.dtype] = None, timeout: float = DEFAULT_TIMEOUT,
+                      max_bytes: int = DEFAULT_MAX_BYTES, cache_dir: Optional[PathLike] = None,
+                      headers: Optional[Mapping[str, str]] = None) -> LayersModel:
     """Load a tfjs LayersModel (folder, model.json path, ``file://`` or ``http(s)://`` URL) as a
-    trainable torch module in eval mode."""
-    artifact = read_artifact(src, **read_options)
+    trainable torch module in eval mode.
+
+    ``strict``: refuse manifest weights that no layer takes (``WeightMismatchError``).
+    ``device`` / ``dtype``: where the parameters go and the floating-point dtype they (and float
+    inputs) take: ``torch.float32`` (default), ``float16``, ``bfloat16`` or ``float64``.
+    URLs only: ``timeout`` (seconds per request), ``max_bytes`` (cap on each downloaded file),
+    ``cache_dir`` (keep downloads on disk), ``headers`` (extra HTTP request headers).
+    """
+    check_dtype(dtype)
+    artifact = read_artifact(src, timeout=timeout, max_bytes=max_bytes, cache_dir=cache_dir,
+                             headers=headers)
     if not artifact.is_layers_model:
         raise ModelJSONError(f"{artifact.source}: format is '{artifact.format}', not a LayersModel "
                              "(use torch_tfjs.load_graph_model or torch_tfjs.load)")
-    return build_layers_model(artifact, strict=strict, device=device)
+    return build_layers_model(artifact, strict=strict, device=device, dtype=dtype)

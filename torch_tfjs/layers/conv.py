@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from .._layout import to_channels_first, to_channels_last
 from .._padding import tf_conv
+from .._log import warn_semantics
 from .base import KerasLayer, LayerSpec, conf_tuple, data_format, snake
 from ..activations import is_elementwise
 from .core import layer_activation
@@ -153,6 +154,10 @@ class DepthwiseConv2D(_Conv):
         self.bias = self.add_keras_weight("bias", spec.weight("bias", 1)) if self.use_bias else None
         if spec.made_by_tfjs:
             self.dilation = (1,) * self.rank
+        elif any(d != 1 for d in self.dilation):
+            warn_semantics(f"{spec.source}: DepthwiseConv2D '{spec.name}' runs with its "
+                           f"dilation_rate {list(self.dilation)} as Keras does; tfjs 4.22 "
+                           "ignores dilation_rate for this layer (a tfjs bug)")
 
     def _conv(self, x: torch.Tensor) -> torch.Tensor:
         return tf_conv(x, self.depthwise_kernel, self.bias, self.rank, self.strides, self.padding,
@@ -240,6 +245,9 @@ class Conv2DTranspose(_Conv):
             if any(p >= s for p, s in zip(self.output_padding, self.strides)):
                 raise spec.error(f"output_padding {list(self.output_padding)} must be smaller than the "
                                  f"strides {list(self.strides)}")
+            warn_semantics(f"{spec.source}: {spec.class_name} '{spec.name}' applies its "
+                           f"output_padding {list(self.output_padding)} as Keras does; tfjs 4.22 "
+                           "ignores output_padding (a tfjs bug) and gives a different output size")
         self.kernel = self.add_keras_weight("kernel", spec.weight("kernel", 0),
                                             permutation=_transposed_kernel_to_torch(self.rank),
                                             memory_format=_MEMORY[self.rank])

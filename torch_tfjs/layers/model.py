@@ -6,6 +6,7 @@ NCHW views between conv layers and conv → BatchNormalization folding at infere
 
 from __future__ import annotations
 
+import difflib
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import torch
@@ -13,6 +14,9 @@ from torch import nn
 from torch.nn.modules import module as _module_api
 
 from .._layout import to_channels_first, to_channels_last
+from .._loading import DTYPE_MARKER, add_dtype_marker, module_float_dtype
+from .._predict import predict as _predict
+from ..errors import LayerNotFoundError
 from ..signature import Signature, TensorSpec
 from .base import KerasLayer, LayerSpec, Tensors
 from .topology import CallInputRef, LayerCall, TensorKey, tensor_keys
@@ -36,6 +40,13 @@ class LayersModel(KerasLayer):
         #: What the model takes and returns (set by the builder from the topology).
         self.signature = Signature([], [])
         self._input_layers: Set[str] = set()
+        add_dtype_marker(self)
+
+    @property
+    def float_dtype(self) -> torch.dtype:
+        """The floating-point dtype the model computes in (float inputs are cast to it):
+        float32 unless loaded with ``dtype=`` or cast (``model.half()``, ``model.to(dtype)``)."""
+        return module_float_dtype(self)
 
     # --- construction helpers (used by Builder) --------------------------------------------
     def _add_layer(self, name: str, module: nn.Module) -> None:
@@ -65,17 +76,46 @@ class LayersModel(KerasLayer):
     @property
     def layers(self) -> List[nn.Module]:
         """Layers in topology order (InputLayers included, as in Keras)."""
-        return [self._modules[self._layer_attrs[n]] for n in self._layer_order]
+        return [self._layer(n) for n in self._layer_order]
 
     @property
     def layer_names(self) -> List[str]:
         return list(self._layer_order)
 
-    def get_layer(self, name: str) -> nn.Module:
+    def _layer(self, name: str) -> Any:
+        """The module of layer ``name`` (typed ``Any``: converters return any ``nn.Module``,
+        and the fast paths ask KerasLayers for their own methods)."""
+        return self._modules[self._layer_attrs[name]]
+
+    def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> nn.Module:
+        """A layer by Keras name, or by ``index`` into :attr:`layers` (topology order,
+        InputLayers included), as Keras ``Model.get_layer``. An unknown name raises
+        :class:`~torch_tfjs.errors.LayerNotFoundError` (a ``KeyError`` and ``ValueError``)
+        naming the closest layer names."""
+        if index is not None:
+            if name is not None:
+                raise ValueError("get_layer: pass a name or an index, not both")
+            if not isinstance(index, int) or isinstance(index, bool):
+                raise TypeError(f"get_layer: index must be an int, got {type(index).__name__}")
+            count = len(self._layer_order)
+            if not -count <= index < count:
+                raise LayerNotFoundError(f"model '{self.keras_name}' has {count} layers; no "
+                                         f"layer at index {index}")
+            return self._layer(self._layer_order[index])  # type: ignore[no-any-return]
+        if name is None:
+            raise ValueError("get_layer: pass a layer name or an index")
         if name not in self._layer_attrs:
-            raise KeyError(f"no layer named {name!r} in model '{self.keras_name}'; layers: "
-                           f"{', '.join(self._layer_order)}")
-        return self._modules[self._layer_attrs[name]]  # type: ignore[return-value]
+            close = difflib.get_close_matches(str(name), self._layer_order, n=3, cutoff=0.5)
+            hint = (f"; did you mean {' or '.join(repr(c) for c in close)}?" if close
+                    else f" ({len(self._layer_order)} layers: model.layer_names lists them)")
+            raise LayerNotFoundError(f"no layer named {name!r} in model '{self.keras_name}'{hint}")
+        return self._layer(name)  # type: ignore[no-any-return]
+
+    def predict(self, *inputs: Any, batch_size: int = 32) -> Any:
+        """Keras / tfjs ``predict``: NumPy arrays (or tensors; one per input, a list or a dict
+        by name) in, NumPy arrays out, run in batches of ``batch_size`` in eval mode without
+        autograd (the mode is restored afterwards)."""
+        return _predict(self, self.signature, inputs, batch_size)
 
     def keras_weights(self) -> List[Tuple[str, torch.Tensor]]:
         out: List[Tuple[str, torch.Tensor]] = []
@@ -86,7 +126,7 @@ class LayersModel(KerasLayer):
 
     # --- calling ----------------------------------------------------------------------------
     def forward(self, *args: Any, mask: Any = None, training: Optional[bool] = None) -> Any:
-        inputs = self.signature.check(self.signature.bind(args))
+        inputs = self.signature.check(self.signature.bind(args), module_float_dtype(self))
         masks = mask if isinstance(mask, (list, tuple)) else [mask] * len(inputs)
         outputs, out_masks = self._run(inputs, list(masks), training)
         self._last_output_masks = out_masks
@@ -138,11 +178,11 @@ class LayersModel(KerasLayer):
         for position, node in enumerate(self._nodes):
             if position in folded:
                 continue
-            layer = self._modules[self._layer_attrs[node.layer]]
+            layer = self._layer(node.layer)
             arg_masks = fetch(node.inputs, value_masks)
             if position in folds and arg_masks[0] is None:
                 bn_node = self._nodes[folds[position]]
-                bn = self._modules[self._layer_attrs[bn_node.layer]]
+                bn = self._layer(bn_node.layer)
                 bn_flag = bn_node.training if bn_node.training is not None else training
                 if bn.infers(bn_flag) and not (_hooked(layer) or _hooked(bn)):  # conv → inference BatchNorm as one convolution
                     scale, shift = bn.inference_affine()
@@ -224,7 +264,7 @@ class LayersModel(KerasLayer):
             plan: Dict[int, int] = {}
             outputs = set(self._outputs)
             for position, node in enumerate(self._nodes):
-                conv = self._modules[self._layer_attrs[node.layer]]
+                conv = self._layer(node.layer)
                 key = (node.layer, node.index, 0)
                 if not (isinstance(conv, _Conv) and conv.foldable_kernel and conv.linear_activation
                         and uses[node.layer] == 1 and key not in outputs and len(readers.get(key, [])) == 1
@@ -232,7 +272,7 @@ class LayersModel(KerasLayer):
                     continue
                 bn_position = readers[key][0]
                 bn_node = self._nodes[bn_position]
-                bn = self._modules[self._layer_attrs[bn_node.layer]]
+                bn = self._layer(bn_node.layer)
                 if (isinstance(bn, BatchNormalization) and uses[bn_node.layer] == 1
                         and bn_node.inputs == [key] and not (bn_node.as_list or bn_node.constants
                                                             or bn_node.call_kwargs)
@@ -277,7 +317,7 @@ class LayersModel(KerasLayer):
         for name in self._layer_order:
             module = self.get_layer(name)
             count = sum(p.numel() for p in module.parameters()) + sum(
-                b.numel() for b in module.buffers())
+                b.numel() for n, b in module.named_buffers() if not n.endswith(DTYPE_MARKER))
             train_count = sum(p.numel() for p in module.parameters() if p.requires_grad)
             total += count
             trainable += train_count

@@ -12,6 +12,8 @@ import torch
 
 from .._image import resize_bilinear, resize_nearest
 from ..activations import is_keras_made
+from .._loading import add_dtype_marker
+from .._log import warn_semantics
 from ..errors import ModelInputError
 from .base import KerasLayer, LayerSpec, snake
 from .registry import register_layer
@@ -25,9 +27,10 @@ class Rescaling(KerasLayer):
         super().__init__(spec)
         self.scale = float(spec.require("scale"))
         self.offset = float(spec.config.get("offset", 0.0))
+        add_dtype_marker(self)  # integer images become the model's float dtype
 
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
-        return inputs.to(torch.float32) * self.scale + self.offset
+        return inputs.to(self.float_dtype_for(inputs)) * self.scale + self.offset
 
 
 def _resize(x: torch.Tensor, height: int, width: int, interpolation: str, align_corners: bool,
@@ -69,7 +72,7 @@ class Normalization(KerasLayer):
         return value.reshape(shape)
 
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
-        x = inputs.to(torch.float32)
+        x = inputs.to(self.float_dtype_for(inputs))
         mean = self._broadcast(self.mean, x)
         std = torch.clamp(torch.sqrt(self._broadcast(self.variance, x)), min=1e-7)
         return mean + x * std if self.invert else (x - mean) / std
@@ -152,6 +155,7 @@ class CategoryEncoding(KerasLayer):
         if self.output_mode not in self.MODES:
             raise spec.error(f"output_mode {self.output_mode!r} is not supported (supported: "
                              f"{', '.join(self.MODES)}; tf_idf needs call-time weights)")
+        add_dtype_marker(self)  # outputs are the model's float dtype
 
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
         ids = inputs.to(torch.int32).long()
@@ -170,9 +174,10 @@ class CategoryEncoding(KerasLayer):
         if ids.dim() > 2:
             raise ModelInputError(f"layer '{self.keras_name}' (CategoryEncoding): inputs of rank "
                                   f"{inputs.dim()} give an output of rank > 2")
-        counts = torch.zeros(ids.shape[0], self.num_tokens, dtype=torch.float32, device=ids.device)
-        counts = counts.scatter_add(1, ids, torch.ones_like(ids, dtype=torch.float32))
-        return counts if self.output_mode == "count" else (counts > 0).to(torch.float32)
+        dtype = self.float_dtype_for(inputs)
+        counts = torch.zeros(ids.shape[0], self.num_tokens, dtype=dtype, device=ids.device)
+        counts = counts.scatter_add(1, ids, torch.ones_like(ids, dtype=dtype))
+        return counts if self.output_mode == "count" else (counts > 0).to(dtype)
 
 
 @register_layer("RandomWidth")
@@ -198,6 +203,8 @@ class RandomWidth(KerasLayer):
         if self.interpolation not in ("bilinear", "nearest"):
             raise spec.error(f"interpolation {self.interpolation!r} is not supported")
         self.keras = is_keras_made(spec.generated_by)
+        warn_semantics(f"{spec.source}: RandomWidth '{spec.name}' is the identity at inference, as "
+                       "in Keras; tfjs 4.22 also resizes randomly in predict (a tfjs bug)")
 
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
         if not self.is_training(training):

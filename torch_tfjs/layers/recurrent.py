@@ -193,7 +193,7 @@ class ConvLSTM2DCell(RecurrentCell):
         zeros = x.new_zeros(x.shape[0], self.units, *projected_shape[-2:])
         return [zeros, zeros.clone()]
 
-    def _apply(self, activation, x: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    def _activate(self, activation, x: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped-def]
         """Apply ``activation`` to a channels-first frame as Keras does, in the layer's data
         format: for channels_last through a view both ways (so elementwise activations cost
         nothing extra and softmax reduces over the channels)."""
@@ -206,8 +206,8 @@ class ConvLSTM2DCell(RecurrentCell):
         gates = projected + tf_conv(h, self.recurrent_kernel, None, 2, (1, 1), "same", (1, 1))
         i, f, g, o = torch.chunk(gates, 4, dim=1)
         act, rec = self.activation, self.recurrent_activation
-        c = self._apply(rec, f) * c + self._apply(rec, i) * self._apply(act, g)
-        h = self._apply(rec, o) * self._apply(act, c)
+        c = self._activate(rec, f) * c + self._activate(rec, i) * self._activate(act, g)
+        h = self._activate(rec, o) * self._activate(act, c)
         return h, [h, c]
 
 

@@ -89,6 +89,10 @@ class _OpCall:
         value = self.values[i]
         dtype = _TF_DTYPES.get(str(self.attrs.get(type_attr)))
         if i in self.layer.constant_positions and dtype is not None:
+            if dtype == torch.float32:  # a model cast to another float dtype: follow its tensors
+                dtype = next((v.dtype for j, v in enumerate(self.values)
+                              if j not in self.layer.constant_positions
+                              and isinstance(v, torch.Tensor) and v.is_floating_point()), dtype)
             value = value.to(dtype)
         return value
 
