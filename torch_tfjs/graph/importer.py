@@ -25,7 +25,7 @@ import torch
 import torch.fx as fx
 from torch import nn
 
-from ..errors import GraphError, ModelJSONError, UnsupportedOpError
+from ..errors import GraphError, ModelJSONError, UnsupportedOpError, blame
 from ..io import ModelArtifact
 from .._layout import WEIGHT_LAYOUTS
 from .functionalize import functionalize_loops, has_v1_loops
@@ -338,7 +338,9 @@ class GraphImporter:
             return Static(result, opnode.name)
         args = _map(args, self.materialize)
         kwargs = _map(kwargs, self.materialize)
-        return self.scope.graph.call_function(fn, tuple(args), kwargs)
+        call = self.scope.graph.call_function(fn, tuple(args), kwargs)
+        call.meta["tfjs_node"] = f"{opnode.name} ({opnode.op})"  # named in run-time errors
+        return call
 
     def split(self, value: Value, n: int) -> List[Value]:
         if isinstance(value, Static):
@@ -447,7 +449,10 @@ class GraphImporter:
         dead_controls = [c for c in node.control_inputs if c in scope.tainted]
         if node.op == "Switch" or dead_controls or any(r.node in scope.tainted for r in node.inputs):
             scope.tainted.add(node.name)
-        result = entry.emitter(OpNode(node, inputs, self))
+        # The safety net: an emitter meeting attrs or inputs it did not expect fails as this
+        # node's GraphError, not as a raw TypeError from inside the op.
+        with blame(GraphError, f"{self.where}: node '{node.name}' ({node.op})"):
+            result = entry.emitter(OpNode(node, inputs, self))
         results = list(result) if isinstance(result, (list, tuple)) else [result]
         if dead_controls:  # tied to a branch by a control edge only (a constant under a pivot)
             controls = [self.materialize(self.value_of(TensorRef(c))) for c in dead_controls]

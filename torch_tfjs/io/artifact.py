@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from ..errors import ModelJSONError
+from ..errors import ModelJSONError, WeightsError, blame
 from .sources import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, ModelSource, PathLike, open_source
 from .weights import WeightGroup, WeightSpec, decode_manifest, parse_manifest
 
@@ -112,6 +112,20 @@ def read_artifact(src: PathLike, *, load_weights: bool = True, timeout: float = 
     """
     source: ModelSource = open_source(src, timeout=timeout, max_bytes=max_bytes, cache_dir=cache_dir)
     where = source.model_file
+    # The safety net: whatever a malformed model.json or manifest breaks is the file's fault.
+    with blame(ModelJSONError, where):
+        artifact = _parse_artifact(source, where)
+    if load_weights:
+        with blame(WeightsError, f"{where}: weights"):
+            decoded = decode_manifest(artifact.weight_groups, source)
+        for spec in artifact.weight_specs:
+            target = artifact.optimizer_weights if spec.group == "optimizer" else artifact.weights
+            target[spec.name] = decoded[spec.name]
+    return artifact
+
+
+def _parse_artifact(source: ModelSource, where: str) -> ModelArtifact:
+    """model.json read and checked; weights not read yet."""
     model_json = parse_model_json(source.read_model_json(), where)
     fmt = detect_format(model_json, where)
     topology = model_json.get("modelTopology")
@@ -134,9 +148,4 @@ def read_artifact(src: PathLike, *, load_weights: bool = True, timeout: float = 
         model_initializer=_optional_dict(model_json, "modelInitializer", where),
         initializer_signature=_optional_dict(model_json, "initializerSignature", where),
         raw=model_json, weight_groups=groups)
-    if load_weights:
-        decoded = decode_manifest(groups, source)
-        for spec in specs:
-            target = artifact.optimizer_weights if spec.group == "optimizer" else artifact.weights
-            target[spec.name] = decoded[spec.name]
     return artifact

@@ -14,7 +14,7 @@ from torch import nn
 
 from ..activations import is_keras3
 from ..errors import (GraphError, LayerConfigError, ModelJSONError, UnsupportedLayerError,
-                      WeightMismatchError)
+                      WeightMismatchError, blame)
 from ..io import ModelArtifact, read_artifact
 from ..io.sources import PathLike
 from .base import LayerSpec, WeightScope
@@ -36,19 +36,31 @@ class Builder:
     # --- layers -------------------------------------------------------------------------------
     def build_layer(self, layer_config: Mapping[str, Any], scope: WeightScope,
                     index: WeightIndex) -> nn.Module:
+        if not isinstance(layer_config, Mapping):
+            raise ModelJSONError(f"{self.source}: a layer entry is a {type(layer_config).__name__}, "
+                                 f"not an object: {str(layer_config)[:100]}")
         class_name = layer_config.get("class_name")
-        config = normalize_layer_config(layer_config.get("config", {}) or {})
+        raw_config = layer_config.get("config", {}) or {}
+        if not isinstance(raw_config, Mapping) and class_name not in MODEL_CLASSES:
+            raise LayerConfigError(f"{self.source}: layer '{layer_config.get('name', '?')}' "
+                                   f"({class_name}): 'config' is a {type(raw_config).__name__}, "
+                                   "not an object")
+        config = normalize_layer_config(raw_config) if isinstance(raw_config, Mapping) \
+            else {"layers": raw_config}
         name = str(config.get("name") or layer_config.get("name") or class_name)
         config["name"] = name
         spec = LayerSpec(str(class_name), name, config, scope,
                          build_child=lambda child, child_scope: self.build_layer(child, child_scope, index),
                          source=self.source, generated_by=self.generated_by)
-        if class_name in MODEL_CLASSES:
-            return self.new_model(spec, index)
-        converter = get_layer_converter(str(class_name))
-        if converter is None:  # pre-check normally catches this first
-            raise UnsupportedLayerError({str(class_name): [name]})
-        module = converter(spec)
+        # The safety net: a converter meeting a config it did not expect (a wrong type, a
+        # missing key) fails as this layer's LayerConfigError, not as a raw TypeError.
+        with blame(LayerConfigError, f"{self.source}: layer '{name}' ({class_name})"):
+            if class_name in MODEL_CLASSES:
+                return self.new_model(spec, index)
+            converter = get_layer_converter(str(class_name))
+            if converter is None:  # pre-check normally catches this first
+                raise UnsupportedLayerError({str(class_name): [name]})
+            module = converter(spec)
         if not isinstance(module, nn.Module):
             raise LayerConfigError(f"converter for {class_name} returned {type(module).__name__}, "
                                    "not an nn.Module")
@@ -154,6 +166,14 @@ class Builder:
 def build_layers_model(artifact: ModelArtifact, *, strict: bool = True,
                        device: Optional[Union[str, torch.device]] = None) -> LayersModel:
     """Build a :class:`LayersModel` from an artifact read by :func:`torch_tfjs.io.read_artifact`."""
+    # Layers have their own net (LayerConfigError naming the layer); what is left is the
+    # topology itself: a malformed one is the file's fault.
+    with blame(ModelJSONError, f"{artifact.source}: malformed model topology"):
+        return _build_layers_model(artifact, strict=strict, device=device)
+
+
+def _build_layers_model(artifact: ModelArtifact, *, strict: bool,
+                        device: Optional[Union[str, torch.device]]) -> LayersModel:
     where = artifact.source
     if artifact.model_topology is None:
         raise ModelJSONError(f"{where}: modelTopology is null (a weights-only artifact); "
