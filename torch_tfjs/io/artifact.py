@@ -12,7 +12,8 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from ..errors import ModelJSONError, WeightsError, blame
-from .sources import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, ModelSource, PathLike, open_source
+from .sources import (DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, ModelSource, PathLike, max_json_bytes,
+                      open_source)
 from .weights import WeightGroup, WeightSpec, decode_manifest, parse_manifest
 
 LAYERS_MODEL = "layers-model"
@@ -101,16 +102,28 @@ def _optional_dict(model_json: Dict[str, Any], key: str, where: str) -> Optional
     return value
 
 
+def _json_cap(option: Optional[int]) -> int:
+    return max_json_bytes(option)
+
+
 def read_artifact(src: PathLike, *, load_weights: bool = True, timeout: float = DEFAULT_TIMEOUT,
                   max_bytes: int = DEFAULT_MAX_BYTES,
-                  cache_dir: Optional[PathLike] = None) -> ModelArtifact:
+                  cache_dir: Optional[PathLike] = None,
+                  max_json_bytes: Optional[int] = None) -> ModelArtifact:
     """Read ``model.json`` and (unless ``load_weights=False``) decode every weight.
 
     ``src``: a folder holding model.json, the JSON file itself (any name), a ``file://`` URL or
     an ``http(s)://`` URL. Shards are resolved relative to model.json; a URL's query string is
     kept on shard URLs, as tfjs does. ``cache_dir`` caches downloads on disk.
+
+    Size limits: model.json may hold at most ``max_json_bytes`` (after gunzip; default 256 MiB,
+    or the ``TORCH_TFJS_MAX_JSON_BYTES`` environment variable); a gzip-served shard is inflated
+    only as far as the manifest needs; a download stops at ``max_bytes``. Past a limit the
+    artifact is refused (:class:`~torch_tfjs.errors.FetchError` / ``ShardSizeError``) without
+    allocating more.
     """
     source: ModelSource = open_source(src, timeout=timeout, max_bytes=max_bytes, cache_dir=cache_dir)
+    source.max_json_bytes = _json_cap(max_json_bytes)
     where = source.model_file
     # The safety net: whatever a malformed model.json or manifest breaks is the file's fault.
     with blame(ModelJSONError, where):
