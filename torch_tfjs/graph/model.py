@@ -249,7 +249,9 @@ def run_guarded(module: fx.GraphModule, values: Sequence[Any], model: str) -> An
     if torch.compiler.is_compiling():
         return module(*values)
     try:
-        return module(*values)
+        # nn.Module's call (hooks run), not fx's wrapper: that one prints the generated code to
+        # stderr and strips the traceback this needs to name the failing node.
+        return nn.Module.__call__(module, *values)
     except (TfjsError, MemoryError, OUT_OF_MEMORY):
         raise
     except Exception as exc:  # noqa: BLE001 - reported as the node's failure
