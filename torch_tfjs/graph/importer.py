@@ -133,6 +133,7 @@ class GraphImporter:
         if has_v1_loops(raw_nodes):  # TF1 while loops → While nodes over synthesized functions
             raw_nodes, synthesized = functionalize_loops(raw_nodes, self.where)
         self.nodes = self._parse_nodes(raw_nodes, "graph")
+        self._check_inputs_exist()
         library = topology.get("library") or {}
         self.function_defs: Dict[str, Dict[str, Any]] = {}
         for fdef in list(library.get("function", []) or []) + synthesized:
@@ -164,6 +165,15 @@ class GraphImporter:
                 raise GraphError(f"{self.where}: duplicate node name '{node.name}' in {where}")
             out[node.name] = node
         return out
+
+    def _check_inputs_exist(self) -> None:
+        """Every data input of a main-graph node names a node of the graph (GraphError naming
+        both ends otherwise), before anything is emitted."""
+        for node in self.nodes.values():
+            for ref in node.inputs:
+                if ref.node not in self.nodes:
+                    raise GraphError(f"{self.where}: node '{node.name}' ({node.op}) reads "
+                                     f"'{ref.node}', which the graph does not have (dangling input)")
 
     def check_supported(self) -> None:
         """Raise one UnsupportedOpError naming every op without an emitter (functions included)."""
@@ -436,8 +446,9 @@ class GraphImporter:
                 if ref.node not in scope.nodes:
                     raise GraphError(f"{self.where}: node '{name}' reads unknown node '{ref.node}'")
                 if ref.node in visiting:
-                    raise GraphError(f"{self.where}: cycle through node '{ref.node}' (control flow v1 "
-                                     "loops need their Enter/NextIteration structure)")
+                    raise GraphError(f"{self.where}: cycle: node '{name}' reads '{ref.node}', which "
+                                     f"(through its inputs) reads '{name}' (control flow v1 loops "
+                                     "need their Enter/NextIteration structure)")
                 stack.append((ref.node, False))
 
     def _emit_node(self, node: NodeDef) -> None:
