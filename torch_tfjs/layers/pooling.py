@@ -27,9 +27,7 @@ class _Pool(KerasLayer):
         self.kernel = conf_tuple(spec, key, n, 2)
         strides = spec.config.get("strides") or spec.config.get("stride")
         self.strides = conf_tuple(spec, "strides", n) if strides else self.kernel
-        self.padding = snake(spec.config.get("padding", "valid"))
-        if self.padding not in ("valid", "same"):
-            raise spec.error(f"unknown padding {self.padding!r}")
+        self.padding = spec.conf_enum("padding", ("valid", "same"), "valid")
         self.channels_first = data_format(spec) == "channels_first"
 
     def forward_channels_first(self, inputs: Any, training: Optional[bool] = None
@@ -83,7 +81,7 @@ class _GlobalPool(KerasLayer):
     def __init__(self, spec: LayerSpec):
         super().__init__(spec)
         self.channels_first = data_format(spec) == "channels_first"
-        self.keepdims = bool(spec.config.get("keepdims", False))
+        self.keepdims = spec.conf_bool("keepdims", False)
         generated = (spec.generated_by or "").lower()
         # tfjs's GlobalAveragePooling1D ignores masks (a tfjs quirk); Keras averages kept steps.
         self.use_mask = self.rank == 1 and self.kind == "avg" and not (
