@@ -269,6 +269,8 @@ class Signature:
 
 
 def _as_tensor(value: Any, spec: TensorSpec) -> torch.Tensor:
+    if value is None:
+        raise ModelInputError(f"input {spec.describe()}, got None")
     try:
         array = np.asarray(value)
     except Exception as exc:  # ragged lists and the like
