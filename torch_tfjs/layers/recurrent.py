@@ -344,12 +344,14 @@ def split_rnn_call(inputs: Tensors, mask: Any) -> Tuple[torch.Tensor, States, An
 
 
 def check_units(cell: "RecurrentCell", spec: LayerSpec) -> None:
-    """``units`` (or ``filters``) sizes the states: it must match the recurrent kernel, whose
-    second-to-last Keras dim is the state size (else a bad config would allocate states of
-    any size at the first call)."""
+    """The configured ``units`` (or ``filters``) must match the recurrent kernel, whose
+    second-to-last Keras dim is the state size the cell uses."""
+    key = "units" if spec.config.get("units") is not None else "filters"
+    configured = spec.conf_int(key, None, minimum=1)
     kernel = next((w for w in cell._keras_weights if w.attr == "recurrent_kernel"), None)
-    if kernel is not None and len(kernel.keras_shape) >= 2 and kernel.keras_shape[-2] != cell.units:
-        raise spec.error(f"config 'units' is {cell.units} but weight '{kernel.manifest_name}' "
+    if configured is not None and kernel is not None and len(kernel.keras_shape) >= 2 \
+            and kernel.keras_shape[-2] != configured:
+        raise spec.error(f"config '{key}' is {configured} but weight '{kernel.manifest_name}' "
                          f"has shape {list(kernel.keras_shape)}")
 
 
