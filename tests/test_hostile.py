@@ -394,3 +394,30 @@ def test_calling_one_model_from_eight_threads(folder):
         for runs in pool.map(work, range(8)):
             for out in runs:
                 assert all(torch.equal(x, y) for x, y in zip(out, expected))
+
+
+# --- inspect tells the truth --------------------------------------------------------------------
+def test_inspect_lists_every_problem(tmp_path):
+    from torch_tfjs.inspection import inspect_artifact
+
+    folder = tmp_path / "m"
+    doc = copy_fixture(MULTI, folder)
+    layers_of(doc)[2]["inbound_nodes"][0][0][0] = "ghost"
+    save(folder, doc)
+    shard = folder / doc["weightsManifest"][0]["paths"][0]
+    shard.write_bytes(shard.read_bytes()[:-4])
+    report = inspect_artifact(folder)
+    assert not report["loadable"]
+    text = "\n".join(report["problems"])
+    assert "'ghost'" in text and "bytes" in text, text
+    shard.unlink()
+    assert "shard" in "\n".join(inspect_artifact(folder)["problems"])
+    assert inspect_artifact(MULTI)["loadable"]
+
+
+def test_inspect_piped_to_head_has_no_traceback():
+    import subprocess
+    cmd = (f"{sys.executable} -m torch_tfjs.cli inspect {MULTI} --json | head -c 10")
+    out = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).parents[1])
+    assert "Traceback" not in out.stderr, out.stderr
