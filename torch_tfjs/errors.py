@@ -20,12 +20,18 @@ anything the library raises on purpose. Messages name the file, layer or node at
     │   └── WeightMismatchError    model weights and manifest do not match
     ├── ExportError              saving / exporting a model failed
     ├── ModelInputError          a call with the wrong number, names or shapes of inputs
-    └── LayerNotFoundError       get_layer: no such layer name or index
+    ├── LayerNotFoundError       get_layer: no such layer name or index
+    └── ExecutionError           a converted model failed while running (names the layer / node)
+
+Anything unexpected raised while reading or converting an artifact (a converter meeting a
+config value of the wrong type, say) is turned into the typed error of that stage by
+:func:`blame`, naming the file and the layer or node, with the original exception chained.
 """
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Mapping
+from contextlib import contextmanager
+from typing import Dict, Iterable, Iterator, List, Mapping, Type
 
 
 class TfjsError(Exception):
@@ -149,3 +155,37 @@ class TfjsSemanticsWarning(UserWarning):
     """A model runs with semantics that differ from tfjs 4.22's on purpose: where tfjs has a bug,
     torch_tfjs follows TF / Keras (the message names the layer or op and both behaviours).
     Silence with ``warnings.filterwarnings("ignore", category=TfjsSemanticsWarning)``."""
+
+
+# --- errors while running -----------------------------------------------------------------------
+
+
+class ExecutionError(TfjsError, RuntimeError):
+    """Running a converted model failed inside a layer or op (names it; the torch error is
+    chained). A ``RuntimeError`` too, so code catching torch's errors still catches it."""
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``TypeName: text`` of an exception, cut to one readable line."""
+    text = " ".join(str(exc).split())
+    if len(text) > 300:
+        text = text[:300] + " ..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+@contextmanager
+def blame(error: Type[TfjsError], where: str) -> Iterator[None]:
+    """The safety net: inside the block, any exception that is not already a :class:`TfjsError`
+    becomes ``error("<where>: <TypeName>: <text>")``, chained to the original.
+
+    Hostile or careless artifacts reach code that assumes well-formed configs; whatever they
+    break there is reported as the artifact's fault, naming ``where`` (file, layer or node).
+    """
+    try:
+        yield
+    except TfjsError:
+        raise
+    except RecursionError as exc:  # a self-nesting config: say so instead of a stack dump
+        raise error(f"{where}: nested too deeply ({describe_exception(exc)})") from exc
+    except Exception as exc:  # noqa: BLE001 - the point of the net
+        raise error(f"{where}: {describe_exception(exc)}") from exc

@@ -81,8 +81,67 @@ def _graph_report(artifact: ModelArtifact) -> Dict[str, Any]:
             "unsupported": missing}
 
 
+def _shard_problems(artifact: ModelArtifact, src: PathLike, read_options: Mapping[str, Any]
+                    ) -> List[str]:
+    """Every shard missing, unreadable or of the wrong size, found by ``stat`` (no shard is
+    read; URL shards and gzip-served ones, whose size is known only once read, are not checked)."""
+    from .io.sources import open_source
+
+    options = {k: v for k, v in read_options.items() if k in ("timeout", "max_bytes", "cache_dir")}
+    source = open_source(src, **options)
+    problems: List[str] = []
+    for gi, group in enumerate(artifact.weight_groups):
+        sizes: List[Any] = []
+        for path in group.paths:
+            try:
+                sizes.append(source.size_of(path))
+            except TfjsError as exc:
+                problems.append(f"weightsManifest[{gi}]: shard '{path}': {exc}")
+                sizes.append(None)
+        needs = [spec.nbytes for spec in group.specs]
+        if not problems and None not in sizes and None not in needs and sum(sizes) != sum(needs):
+            problems.append(f"weightsManifest[{gi}]: the shards {group.paths} hold {sum(sizes)} bytes "
+                            f"but the manifest needs {sum(needs)}")
+    return problems
+
+
+def _layer_reference_problems(artifact: ModelArtifact) -> List[str]:
+    """Inbound references of a functional model's top level that name no layer."""
+    from .layers.topology import unwrap_topology
+
+    top = unwrap_topology(artifact.model_topology or {}, artifact.source)
+    config = top.get("config")
+    if not isinstance(config, Mapping) or not isinstance(config.get("layers"), list):
+        return []
+    layers = [l for l in config["layers"] if isinstance(l, Mapping)]
+    names = {str(l.get("name") or (l.get("config") or {}).get("name")) for l in layers}
+    problems: List[str] = []
+
+    def refs(obj: Any) -> List[str]:
+        if isinstance(obj, list) and len(obj) >= 3 and isinstance(obj[0], str) and isinstance(obj[1], int):
+            return [obj[0]]
+        if isinstance(obj, Mapping) and "keras_history" in (obj.get("config") or {}):
+            history = obj["config"]["keras_history"]
+            return [str(history[0])] if isinstance(history, list) and history else []
+        items = obj.values() if isinstance(obj, Mapping) else obj if isinstance(obj, list) else []
+        return [r for item in items for r in refs(item)]
+
+    for layer in layers:
+        name = str(layer.get("name") or (layer.get("config") or {}).get("name"))
+        for ref in refs(layer.get("inbound_nodes") or []):
+            if ref not in names:
+                problems.append(f"layer '{name}' reads layer '{ref}', which the model does not have")
+    for key in ("input_layers", "output_layers"):
+        for ref in refs(config.get(key) or []):
+            if ref not in names:
+                problems.append(f"{key} names layer '{ref}', which the model does not have")
+    return problems
+
+
 def inspect_artifact(src: PathLike, **read_options: Any) -> Dict[str, Any]:
-    """A JSON-serialisable report on the artifact at ``src``."""
+    """A JSON-serialisable report on the artifact at ``src``: ``loadable`` is true only when
+    every layer / op has a converter, the signature and the layer references resolve, and every
+    local shard exists with the size the manifest needs; ``problems`` lists all that is wrong."""
     artifact = read_artifact(src, load_weights=False, **read_options)
     dtypes: Counter = Counter()
     quant: Counter = Counter()
@@ -106,8 +165,10 @@ def inspect_artifact(src: PathLike, **read_options: Any) -> Dict[str, Any]:
     }
     if artifact.is_layers_model:
         report.update(_layers_report(artifact))
+        report["problems"] += _layer_reference_problems(artifact)
     else:
         report.update(_graph_report(artifact))
+    report["problems"] += _shard_problems(artifact, src, read_options)
     report["loadable"] = not report["unsupported"] and not report["problems"]
     return report
 

@@ -274,6 +274,8 @@ def _tracing() -> bool:
 
 
 def _as_tensor(value: Any, spec: TensorSpec) -> torch.Tensor:
+    if value is None:
+        raise ModelInputError(f"input {spec.describe()}, got None")
     try:
         array = np.asarray(value)
     except Exception as exc:  # ragged lists and the like

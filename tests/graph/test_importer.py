@@ -139,7 +139,7 @@ def test_dangling_reference_names_the_node(tmp_path, custom_ops):
     custom_ops("TestNeg", lambda n: n.call(torch.neg, n.input(0)))
     nodes = [placeholder("x"), {"name": "y", "op": "TestNeg", "input": ["ghost"]}]
     sig = {"inputs": {"x": {"name": "x:0"}}, "outputs": {"y": {"name": "y:0"}}}
-    with pytest.raises(GraphError, match="node 'y' reads unknown node 'ghost'"):
+    with pytest.raises(GraphError, match="node 'y' \(TestNeg\) reads 'ghost', which the graph does not have"):
         torch_tfjs.load_graph_model(write_graph(tmp_path, nodes, {}, sig))
 
 

@@ -25,7 +25,7 @@ import torch
 import torch.fx as fx
 from torch import nn
 
-from ..errors import GraphError, ModelJSONError, UnsupportedOpError
+from ..errors import GraphError, ModelJSONError, UnsupportedOpError, blame
 from ..io import ModelArtifact
 from .._layout import WEIGHT_LAYOUTS
 from .functionalize import functionalize_loops, has_v1_loops
@@ -146,6 +146,7 @@ class GraphImporter:
         if has_v1_loops(raw_nodes):  # TF1 while loops → While nodes over synthesized functions
             raw_nodes, synthesized = functionalize_loops(raw_nodes, self.where)
         self.nodes = self._parse_nodes(raw_nodes, "graph")
+        self._check_inputs_exist()
         library = topology.get("library") or {}
         self.function_defs: Dict[str, Dict[str, Any]] = {}
         for fdef in list(library.get("function", []) or []) + synthesized:
@@ -177,6 +178,15 @@ class GraphImporter:
                 raise GraphError(f"{self.where}: duplicate node name '{node.name}' in {where}")
             out[node.name] = node
         return out
+
+    def _check_inputs_exist(self) -> None:
+        """Every data input of a main-graph node names a node of the graph (GraphError naming
+        both ends otherwise), before anything is emitted."""
+        for node in self.nodes.values():
+            for ref in node.inputs:
+                if ref.node not in self.nodes:
+                    raise GraphError(f"{self.where}: node '{node.name}' ({node.op}) reads "
+                                     f"'{ref.node}', which the graph does not have (dangling input)")
 
     def check_supported(self) -> None:
         """Raise one UnsupportedOpError naming every op without an emitter (functions included)."""
@@ -351,7 +361,9 @@ class GraphImporter:
             return Static(result, opnode.name)
         args = _map(args, self.materialize)
         kwargs = _map(kwargs, self.materialize)
-        return self.scope.graph.call_function(fn, tuple(args), kwargs)
+        call = self.scope.graph.call_function(fn, tuple(args), kwargs)
+        call.meta["tfjs_node"] = f"{opnode.name} ({opnode.op})"  # named in run-time errors
+        return call
 
     def split(self, value: Value, n: int) -> List[Value]:
         if isinstance(value, Static):
@@ -447,8 +459,9 @@ class GraphImporter:
                 if ref.node not in scope.nodes:
                     raise GraphError(f"{self.where}: node '{name}' reads unknown node '{ref.node}'")
                 if ref.node in visiting:
-                    raise GraphError(f"{self.where}: cycle through node '{ref.node}' (control flow v1 "
-                                     "loops need their Enter/NextIteration structure)")
+                    raise GraphError(f"{self.where}: cycle: node '{name}' reads '{ref.node}', which "
+                                     f"(through its inputs) reads '{name}' (control flow v1 loops "
+                                     "need their Enter/NextIteration structure)")
                 stack.append((ref.node, False))
 
     def _emit_node(self, node: NodeDef) -> None:
@@ -460,7 +473,10 @@ class GraphImporter:
         dead_controls = [c for c in node.control_inputs if c in scope.tainted]
         if node.op == "Switch" or dead_controls or any(r.node in scope.tainted for r in node.inputs):
             scope.tainted.add(node.name)
-        result = entry.emitter(OpNode(node, inputs, self))
+        # The safety net: an emitter meeting attrs or inputs it did not expect fails as this
+        # node's GraphError, not as a raw TypeError from inside the op.
+        with blame(GraphError, f"{self.where}: node '{node.name}' ({node.op})"):
+            result = entry.emitter(OpNode(node, inputs, self))
         results = list(result) if isinstance(result, (list, tuple)) else [result]
         if dead_controls:  # tied to a branch by a control edge only (a constant under a pivot)
             controls = [self.materialize(self.value_of(TensorRef(c))) for c in dead_controls]

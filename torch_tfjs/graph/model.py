@@ -9,13 +9,15 @@ from __future__ import annotations
 import collections
 import dataclasses
 import re
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
+import traceback
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import torch
 import torch.fx as fx
 from torch import nn
 
-from ..errors import GraphError, ModelInputError, ModelJSONError
+from ..errors import (ExecutionError, GraphError, ModelInputError, ModelJSONError, TfjsError,
+                      blame, describe_exception)
 from ..io import ModelArtifact, read_artifact
 from .._loading import Device, add_dtype_marker, check_dtype, module_float_dtype, place
 from .._log import logger, warn_semantics
@@ -263,7 +265,8 @@ class GraphModel(nn.Module):
     def forward(self, *args: Any) -> Any:
         """Outputs as tfjs ``predict`` returns them: one tensor, a list in ``output_names``
         order, or — for a graph converted with structured outputs — a dict by output key."""
-        result = self.graph_module(*self._prepare(args))
+        values = self._prepare(args)
+        result = run_guarded(self.graph_module, values, self.signature.model)
         return self.signature.pack(result if isinstance(result, tuple) else (result,))
 
     def execute(self, inputs: Any, outputs: Optional[Sequence[str]] = None) -> Any:
@@ -280,7 +283,7 @@ class GraphModel(nn.Module):
             module = self._importer.build(self._feeds(), refs)
             param = next(self.graph_module.parameters(), None)
             self._executors[key] = module.to(param.device) if param is not None else module
-        result = self._executors[key](*tensors)
+        result = run_guarded(self._executors[key], tensors, self.signature.model)
         if isinstance(outputs, str):
             return result
         return list(result) if isinstance(result, tuple) else [result]
@@ -300,9 +303,55 @@ def _size(nbytes: int) -> str:
     return f"{nbytes} B"
 
 
+#: Out-of-memory is the machine's limit, not the model's fault: passed through as torch raises it.
+OUT_OF_MEMORY = getattr(torch, "OutOfMemoryError", MemoryError)
+
+
+def _failing_node(module: fx.GraphModule, exc: BaseException) -> Optional[str]:
+    """The TF node (or fx node) whose line of ``module``'s generated code raised ``exc``."""
+    code = getattr(module.forward, "__code__", None)
+    lineno_map = getattr(module, "_lineno_map", None)
+    if code is None or not lineno_map:
+        return None
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == code.co_filename]
+    if not frames or frames[-1].lineno is None:
+        return None
+    index = lineno_map.get(frames[-1].lineno - code.co_firstlineno)
+    nodes = list(module.graph.nodes)
+    if index is None or not 0 <= index < len(nodes):
+        return None
+    return nodes[index].meta.get("tfjs_node", nodes[index].name)
+
+
+def run_guarded(module: fx.GraphModule, values: Sequence[Any], model: str) -> Any:
+    """``module(*values)``; a failure inside (an op meeting a tensor it cannot take, e.g. a
+    Reshape whose shape constant was corrupted) is an :class:`ExecutionError` naming the node.
+    Under ``torch.compile`` / ``torch.export`` the call is traced as is."""
+    if torch.compiler.is_compiling():
+        return module(*values)
+    try:
+        # nn.Module's call (hooks run), not fx's wrapper: that one prints the generated code to
+        # stderr and strips the traceback this needs to name the failing node.
+        return nn.Module.__call__(module, *values)
+    except (TfjsError, MemoryError, OUT_OF_MEMORY):
+        raise
+    except Exception as exc:  # noqa: BLE001 - reported as the node's failure
+        node = _failing_node(module, exc)
+        at = f"node {node}" if node else "the graph"
+        raise ExecutionError(f"{model}: running {at} failed: {describe_exception(exc)}") from exc
+
+
 def build_graph_model(artifact: ModelArtifact, *, device: Optional[Device] = None,
                       dtype: Optional[torch.dtype] = None) -> GraphModel:
     """Build a :class:`GraphModel` from an artifact read by :func:`torch_tfjs.io.read_artifact`."""
+    # Nodes have their own net (GraphError naming the node); what is left is the graph's
+    # structure (node list, library, signature): a malformed one is the file's fault.
+    with blame(GraphError, f"{artifact.source}: malformed graph"):
+        return _build_graph_model(artifact, device=device, dtype=dtype)
+
+
+def _build_graph_model(artifact: ModelArtifact, *, device: Optional[Device],
+                       dtype: Optional[torch.dtype]) -> GraphModel:
     if artifact.model_topology is None:
         raise ModelJSONError(f"{artifact.source}: modelTopology is null")
     importer = GraphImporter(artifact)

@@ -459,4 +459,5 @@ class OpNode:
         return self.importer.function_value(self.attr(attr_key), self)
 
     def error(self, message: str) -> GraphError:
-        return GraphError(f"node '{self.name}' ({self.op}): {message}")
+        where = getattr(self.importer, "where", "")
+        return GraphError(f"{where + ': ' if where else ''}node '{self.name}' ({self.op}): {message}")

@@ -12,8 +12,9 @@ from typing import Any, Dict, List, Mapping, Optional
 import numpy as np
 
 from .._log import logger
-from ..errors import ModelJSONError
-from .sources import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, ModelSource, PathLike, open_source
+from ..errors import ModelJSONError, WeightsError, blame
+from .sources import (DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, ModelSource, PathLike, max_json_bytes,
+                      open_source)
 from .weights import WeightGroup, WeightSpec, decode_manifest, parse_manifest
 
 LAYERS_MODEL = "layers-model"
@@ -106,10 +107,15 @@ def _optional_dict(model_json: Dict[str, Any], key: str, where: str) -> Optional
     return value
 
 
+def _json_cap(option: Optional[int]) -> int:
+    return max_json_bytes(option)
+
+
 def read_artifact(src: PathLike, *, load_weights: bool = True, timeout: float = DEFAULT_TIMEOUT,
                   max_bytes: int = DEFAULT_MAX_BYTES,
                   cache_dir: Optional[PathLike] = None,
-                  headers: Optional[Mapping[str, str]] = None) -> ModelArtifact:
+                  headers: Optional[Mapping[str, str]] = None,
+                  max_json_bytes: Optional[int] = None) -> ModelArtifact:
     """Read ``model.json`` and (unless ``load_weights=False``) decode every weight.
 
     ``src``: a folder holding model.json, the JSON file itself (any name), a ``file://`` URL or
@@ -117,10 +123,31 @@ def read_artifact(src: PathLike, *, load_weights: bool = True, timeout: float = 
     kept on shard URLs, as tfjs does. URLs only: ``timeout`` (seconds per request),
     ``max_bytes`` (cap on each downloaded file), ``cache_dir`` (caches downloads on disk),
     ``headers`` (extra HTTP request headers).
+
+    Size limits: model.json may hold at most ``max_json_bytes`` (after gunzip; default 256 MiB,
+    or the ``TORCH_TFJS_MAX_JSON_BYTES`` environment variable); a gzip-served shard is inflated
+    only as far as the manifest needs; a download stops at ``max_bytes``. Past a limit the
+    artifact is refused (:class:`~torch_tfjs.errors.FetchError` / ``ShardSizeError``) without
+    allocating more.
     """
     source: ModelSource = open_source(src, timeout=timeout, max_bytes=max_bytes, cache_dir=cache_dir,
                                       headers=headers)
+    source.max_json_bytes = _json_cap(max_json_bytes)
     where = source.model_file
+    # The safety net: whatever a malformed model.json or manifest breaks is the file's fault.
+    with blame(ModelJSONError, where):
+        artifact = _parse_artifact(source, where)
+    if load_weights:
+        with blame(WeightsError, f"{where}: weights"):
+            decoded = decode_manifest(artifact.weight_groups, source)
+        for spec in artifact.weight_specs:
+            target = artifact.optimizer_weights if spec.group == "optimizer" else artifact.weights
+            target[spec.name] = decoded[spec.name]
+    return artifact
+
+
+def _parse_artifact(source: ModelSource, where: str) -> ModelArtifact:
+    """model.json read and checked; weights not read yet."""
     model_json = parse_model_json(source.read_model_json(), where)
     fmt = detect_format(model_json, where)
     topology = model_json.get("modelTopology")
@@ -153,9 +180,4 @@ def read_artifact(src: PathLike, *, load_weights: bool = True, timeout: float = 
                 sum(s.nbytes or 0 for s in specs),
                 (", quantized: " + ", ".join(f"{n} {q}" for q, n in sorted(quantized.items())))
                 if quantized else "")
-    if load_weights:
-        decoded = decode_manifest(groups, source)
-        for spec in specs:
-            target = artifact.optimizer_weights if spec.group == "optimizer" else artifact.weights
-            target[spec.name] = decoded[spec.name]
     return artifact

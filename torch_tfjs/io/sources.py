@@ -12,7 +12,6 @@ weights are copied out.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 import posixpath
@@ -20,11 +19,12 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from pathlib import Path
-from typing import BinaryIO, Dict, List, Mapping, Optional, Sequence, Union
+from typing import BinaryIO, Callable, Dict, List, Mapping, Optional, Sequence, Type, Union
 
 from .._log import logger
-from ..errors import FetchError, UnsafePathError
+from ..errors import FetchError, ShardSizeError, TfjsError, UnsafePathError
 
 PathLike = Union[str, os.PathLike[str]]
 
@@ -38,14 +38,105 @@ _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 Buffer = Union[bytes, bytearray, memoryview]
 
 
-def maybe_gunzip(data: Buffer, what: str) -> Buffer:
-    """Decompress ``data`` when it starts with the gzip magic (some hosts serve tfjs files so)."""
-    if bytes(data[:2]) == _GZIP_MAGIC:
+#: Default cap on model.json's size (after gunzip): ``max_json_bytes`` read option, or the
+#: ``TORCH_TFJS_MAX_JSON_BYTES`` environment variable. The largest real topologies are a few MiB.
+DEFAULT_MAX_JSON_BYTES = 256 * 1024**2
+MAX_JSON_BYTES_ENV = "TORCH_TFJS_MAX_JSON_BYTES"
+_CHUNK = 1 << 20
+
+
+def max_json_bytes(option: Optional[int] = None) -> int:
+    """The model.json cap: ``option`` when given, else the environment variable, else 256 MiB."""
+    if option is not None:
+        value: object = option
+    else:
+        value = os.environ.get(MAX_JSON_BYTES_ENV, DEFAULT_MAX_JSON_BYTES)
+    try:
+        cap = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise FetchError(f"max_json_bytes / {MAX_JSON_BYTES_ENV} must be an integer, got {value!r}") from None
+    if cap <= 0:
+        raise FetchError(f"max_json_bytes / {MAX_JSON_BYTES_ENV} must be positive, got {cap}")
+    return cap
+
+
+def gunzip_capped(read: Callable[[int], Buffer], what: str, limit: int,
+                  error: Type[TfjsError] = FetchError, trailer: Optional[Buffer] = None) -> bytearray:
+    """Inflate a gzip stream read by ``read(n)`` (chunks; empty at the end) to at most ``limit``
+    bytes: decompression stops one byte past the cap (``zlib`` ``max_length``), so a gzip bomb
+    is refused after allocating ``limit`` bytes, never the size it would inflate to.
+
+    ``trailer``: the stream's last 4 bytes when known (gzip's ISIZE, the last member's size mod
+    2**32): one above the cap refuses the stream at once, inflating nothing (a forged ISIZE
+    would fail gzip's own length check anyway)."""
+    if trailer is not None and len(trailer) == 4:
+        declared = int.from_bytes(bytes(trailer), "little")
+        if declared > limit:
+            raise error(f"{what}: gzip data declares {declared} bytes inflated, more than the "
+                        f"cap of {limit}; refused")
+    out = bytearray()
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    pending = b""
+    while True:
+        chunk = inflater.unconsumed_tail or pending or bytes(read(_CHUNK))
+        pending = b""
+        if not chunk:
+            if not inflater.eof:
+                raise FetchError(f"{what}: looks gzip-compressed but the stream is truncated")
+            return out
         try:
-            return gzip.decompress(data)
-        except (OSError, EOFError) as exc:
+            # bounded pieces: peak memory stays near the cap, not twice it
+            out += inflater.decompress(chunk, min(limit + 1 - len(out), _CHUNK * 16))
+        except zlib.error as exc:
             raise FetchError(f"{what}: looks gzip-compressed but does not decompress: {exc}") from exc
+        if len(out) > limit:
+            raise error(f"{what}: gzip data inflates to more than {limit} bytes (the cap), refused")
+        if inflater.eof:  # a further gzip member may follow (gzip files may be concatenated)
+            rest = inflater.unused_data
+            if not rest:
+                rest = bytes(read(_CHUNK))
+            if not rest:
+                return out
+            if bytes(rest[:2]) != _GZIP_MAGIC:
+                return out  # trailing garbage after the stream: ignored, as gzip does
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            pending = rest
+
+
+def _buffer_reader(data: Buffer) -> Callable[[int], Buffer]:
+    view, pos = memoryview(data).cast("B"), [0]
+
+    def read(n: int) -> Buffer:
+        chunk = view[pos[0]:pos[0] + n]
+        pos[0] += len(chunk)
+        return chunk
+    return read
+
+
+def maybe_gunzip(data: Buffer, what: str, limit: Optional[int] = None,
+                 error: Type[TfjsError] = FetchError) -> Buffer:
+    """Decompress ``data`` when it starts with the gzip magic (some hosts serve tfjs files so),
+    to at most ``limit`` bytes (default: the download cap)."""
+    if bytes(data[:2]) == _GZIP_MAGIC:
+        return gunzip_capped(_buffer_reader(data), what, DEFAULT_MAX_BYTES if limit is None else limit,
+                             error, trailer=data[-4:])
     return data
+
+
+def _file_trailer(fh: BinaryIO) -> bytes:
+    """The last 4 bytes of an open file (gzip's ISIZE); the position is back at 0 after."""
+    fh.seek(0, os.SEEK_END)
+    if fh.tell() >= 4:
+        fh.seek(-4, os.SEEK_END)
+        tail = fh.read(4)
+    else:
+        tail = b""
+    fh.seek(0)
+    return tail
+
+
+def _shard_error(what: str, limit: Optional[int]) -> Type[TfjsError]:
+    return ShardSizeError if limit is not None else FetchError
 
 
 def check_relative_path(path: str, model_file: str) -> str:
@@ -198,17 +289,22 @@ class ModelSource:
 
     #: Human-readable location of model.json (used in every error message).
     model_file: str
+    #: Cap on model.json's bytes (after gunzip); see :func:`max_json_bytes`.
+    max_json_bytes: int = DEFAULT_MAX_JSON_BYTES
 
     def read_model_json(self) -> bytes:
         raise NotImplementedError
 
-    def read_relative(self, path: str) -> Buffer:
-        """Bytes of a file named relative to the base (already validated, gunzipped)."""
+    def read_relative(self, path: str, limit: Optional[int] = None) -> Buffer:
+        """Bytes of a file named relative to the base (already validated, gunzipped). ``limit``:
+        the most bytes the caller can use (a shard: what the manifest needs); a gzip file
+        inflating past it is refused (:class:`ShardSizeError`) before it is inflated further."""
         raise NotImplementedError
 
-    def open_relative(self, path: str) -> ShardReader:
-        """A file named relative to the base, opened for sequential reading (gunzipped)."""
-        return BufferShard(self.read_relative(path))
+    def open_relative(self, path: str, limit: Optional[int] = None) -> ShardReader:
+        """A file named relative to the base, opened for sequential reading (gunzipped; see
+        :meth:`read_relative` for ``limit``)."""
+        return BufferShard(self.read_relative(path, limit))
 
     def size_of(self, path: str) -> Optional[int]:
         """The byte size :meth:`open_relative` will report, when known without reading the file
@@ -234,11 +330,24 @@ class LocalSource(ModelSource):
         self._resolved: Dict[str, Path] = {}  # checked shard paths (each is looked at twice)
 
     def read_model_json(self) -> bytes:
+        cap = self.max_json_bytes
         try:
-            data = self.path.read_bytes()
+            with open(self.path, "rb") as fh:
+                if fh.read(2) == _GZIP_MAGIC:
+                    return bytes(gunzip_capped(fh.read, self.model_file, cap,
+                                               trailer=_file_trailer(fh)))
+                size = os.fstat(fh.fileno()).st_size
+                if size > cap:  # refused from its size, before reading it
+                    raise FetchError(f"{self.model_file}: {size} bytes exceeds the model.json cap of "
+                                     f"{cap} (max_json_bytes / {MAX_JSON_BYTES_ENV})")
+                fh.seek(0)
+                data = fh.read(size + 1)  # (one more: a file that grew meanwhile is seen)
+                if len(data) > cap:
+                    raise FetchError(f"{self.model_file}: more than the model.json cap of {cap} "
+                                     f"bytes (max_json_bytes / {MAX_JSON_BYTES_ENV})")
+                return data
         except OSError as exc:
             raise FetchError(f"cannot read {self.model_file}: {exc}") from exc
-        return bytes(maybe_gunzip(data, self.model_file))
 
     def _resolve(self, path: str) -> Path:
         if path in self._resolved:
@@ -258,13 +367,13 @@ class LocalSource(ModelSource):
     def describe(self, path: str) -> str:
         return str(self.base / path)
 
-    def read_relative(self, path: str) -> Buffer:
-        with self.open_relative(path) as shard:
+    def read_relative(self, path: str, limit: Optional[int] = None) -> Buffer:
+        with self.open_relative(path, limit) as shard:
             out = bytearray(shard.size)
             del out[shard.readinto(memoryview(out)):]
         return out
 
-    def open_relative(self, path: str) -> ShardReader:
+    def open_relative(self, path: str, limit: Optional[int] = None) -> ShardReader:
         full = self._resolve(path)
         try:
             fh = open(full, "rb", buffering=0)
@@ -273,10 +382,12 @@ class LocalSource(ModelSource):
         except OSError as exc:
             raise FetchError(f"cannot read {full}: {exc}") from exc
         try:
-            if fh.read(2) == _GZIP_MAGIC:
+            if fh.read(2) == _GZIP_MAGIC:  # inflated in chunks, never past what is needed
                 with fh:
-                    fh.seek(0)
-                    return BufferShard(maybe_gunzip(fh.read(), str(full)))
+                    cap = DEFAULT_MAX_BYTES if limit is None else limit
+                    return BufferShard(gunzip_capped(fh.read, str(full), cap,
+                                                     _shard_error(str(full), limit),
+                                                     trailer=_file_trailer(fh)))
             fh.seek(0)
             return FileShard(fh, os.fstat(fh.fileno()).st_size, str(full))
         except OSError as exc:
@@ -326,7 +437,9 @@ class HttpSource(ModelSource):
     def exists(self, path: str) -> bool:  # pragma: no cover - only used by inspect
         return True
 
-    def _fetch(self, url: str) -> Buffer:
+    def _fetch(self, url: str, cap: Optional[int] = None) -> Buffer:
+        """The bytes at ``url``, at most ``cap`` (default: ``max_bytes``)."""
+        max_bytes = self.max_bytes if cap is None else min(cap, self.max_bytes)
         cached = None
         if self.cache_dir is not None:
             cached = self.cache_dir / hashlib.sha256(url.encode()).hexdigest()
@@ -337,16 +450,16 @@ class HttpSource(ModelSource):
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as resp:
                 declared = resp.headers.get("Content-Length")
-                if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-                    raise FetchError(f"{url}: {declared} bytes exceeds the cap of {self.max_bytes}")
+                if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+                    raise FetchError(f"{url}: {declared} bytes exceeds the cap of {max_bytes}")
                 out = bytearray()
                 while True:
                     chunk = resp.read(1 << 20)
                     if not chunk:
                         break
                     out += chunk
-                    if len(out) > self.max_bytes:
-                        raise FetchError(f"{url}: more than the cap of {self.max_bytes} bytes")
+                    if len(out) > max_bytes:
+                        raise FetchError(f"{url}: more than the cap of {max_bytes} bytes")
         except urllib.error.HTTPError as exc:
             raise FetchError(f"{url}: HTTP {exc.code} {exc.reason}") from exc
         except urllib.error.URLError as exc:
@@ -362,13 +475,17 @@ class HttpSource(ModelSource):
         return out
 
     def read_model_json(self) -> bytes:
-        return bytes(maybe_gunzip(self._fetch(self.url), self.url))
+        cap = self.max_json_bytes
+        return bytes(maybe_gunzip(self._fetch(self.url, cap), self.url, cap))
 
-    def read_relative(self, path: str) -> Buffer:
+    def read_relative(self, path: str, limit: Optional[int] = None) -> Buffer:
         """The whole shard (downloaded files are only ever whole): the weight decoder copies its
-        weights out and drops it before fetching the next one."""
+        weights out and drops it before fetching the next one. A shard longer than ``limit``
+        is not downloaded past it (it is refused by the decoder as too long)."""
         url = self._url_for(path)
-        return maybe_gunzip(self._fetch(url), url)
+        # room for a gzip-served shard's header and deflate's worst-case growth
+        data = self._fetch(url, None if limit is None else limit + limit // 64 + 4096)
+        return maybe_gunzip(data, url, limit, _shard_error(url, limit))
 
 
 def open_source(src: PathLike, *, timeout: float = DEFAULT_TIMEOUT,

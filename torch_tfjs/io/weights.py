@@ -78,6 +78,10 @@ class WeightGroup:
     specs: List[WeightSpec] = field(default_factory=list)
 
 
+#: The most elements one weight may declare (tfjs's own limit: typed arrays are int32-indexed).
+MAX_WEIGHT_ELEMENTS = 2**31 - 1
+
+
 def parse_manifest(manifest: Any, model_file: str) -> List[WeightGroup]:
     """Validate the ``weightsManifest`` JSON and return its groups."""
     if manifest is None:
@@ -110,20 +114,26 @@ def _parse_spec(entry: Any, where: str, group_index: int) -> WeightSpec:
     if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
                                               for d in shape):
         raise ModelJSONError(f"{where} ({name}): 'shape' must be a list of non-negative ints, got {shape!r}")
+    numel = math.prod(shape)
+    if numel > MAX_WEIGHT_ELEMENTS:  # refused before anything is allocated
+        raise ModelJSONError(f"{where} ({name}): shape {shape} has {numel} elements, more than "
+                             f"the {MAX_WEIGHT_ELEMENTS} one weight may have")
     dtype = entry.get("dtype")
-    if dtype not in STORED_DTYPES and dtype != "string":
+    if not isinstance(dtype, str) or (dtype not in STORED_DTYPES and dtype != "string"):
         raise WeightDTypeError(f"{where} ({name}): unknown dtype {dtype!r}; tfjs defines "
                                f"{sorted([*STORED_DTYPES, 'string'])}")
     quant = entry.get("quantization")
     if quant is not None:
-        if not isinstance(quant, dict) or quant.get("dtype") not in QUANT_DTYPES:
+        if not isinstance(quant, dict) or not isinstance(quant.get("dtype"), str) \
+                or quant["dtype"] not in QUANT_DTYPES:
             raise WeightDTypeError(
                 f"{where} ({name}): unknown quantization {quant!r}; tfjs defines uint8, uint16, float16")
         if quant["dtype"] == "float16":
             if dtype != "float32":
                 raise WeightDTypeError(f"{where} ({name}): float16 quantization needs dtype float32, got {dtype}")
         else:
-            if not all(isinstance(quant.get(k), (int, float)) for k in ("min", "scale")):
+            if not all(isinstance(quant.get(k), (int, float)) and not isinstance(quant.get(k), bool)
+                       and math.isfinite(quant[k]) for k in ("min", "scale")):
                 raise WeightDTypeError(f"{where} ({name}): {quant['dtype']} quantization needs numeric "
                                        "'min' and 'scale'")
             if dtype not in ("float32", "int32"):
@@ -196,6 +206,18 @@ class _GroupStream:
         self.sizes: List[Optional[int]] = [self._guard(p, source.size_of) for p in self.paths]
         self.total: Optional[int] = None
         self._sum_sizes()
+        #: Bytes the manifest needs from the group (None with strings, known only when read):
+        #: no shard is inflated or downloaded past it.
+        sizes = [spec.nbytes for spec in group.specs]
+        self.need: Optional[int] = None if None in sizes else sum(sizes)  # type: ignore[arg-type]
+
+    def _open(self, index: int) -> ShardReader:
+        """Shard ``index`` opened, limited to what the manifest still needs from it."""
+        limit = None
+        if self.need is not None:
+            start = sum(s or 0 for s in self.sizes[:index])
+            limit = max(self.need - start, 0)
+        return self._guard(self.paths[index], lambda p: self.source.open_relative(p, limit))
 
     def _guard(self, path: str, fn: Callable[[str], Any]) -> Any:
         try:
@@ -221,8 +243,7 @@ class _GroupStream:
             self.shard = None
         if self.opened >= len(self.paths):
             return False
-        path = self.paths[self.opened]
-        self.shard = self._guard(path, self.source.open_relative)
+        self.shard = self._open(self.opened)
         self._set_size(self.opened, self.shard.size)
         self.opened += 1
         self.left = self.shard.size
@@ -284,7 +305,7 @@ class _GroupStream:
         left = self.left + len(self.pushed)
         for i in range(self.opened, len(self.paths)):
             if self.sizes[i] is None:
-                with self._guard(self.paths[i], self.source.open_relative) as shard:
+                with self._open(i) as shard:
                     self._set_size(i, shard.size)
             left += int(self.sizes[i])  # type: ignore[arg-type]
         return left
@@ -324,7 +345,7 @@ class _CallableSource:
     def __init__(self, read: Callable[[str], Buffer], describe: Callable[[str], str]):
         self._read, self.describe = read, describe
 
-    def open_relative(self, path: str) -> ShardReader:
+    def open_relative(self, path: str, limit: Optional[int] = None) -> ShardReader:
         return BufferShard(self._read(path))
 
     def size_of(self, path: str) -> Optional[int]:

@@ -13,6 +13,7 @@ back to the Keras layout for saving.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, MutableMapping, Optional, Sequence, Set, Tuple, Union
@@ -99,6 +100,42 @@ class WeightScope:
         return list(self.entries)
 
 
+#: ``default`` of the typed config reads meaning "the key is required".
+REQUIRED: Any = object()
+#: The largest size a dimension may declare (a tensor over it could not exist).
+MAX_DIM = 2**31 - 1
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _as_int(value: Any) -> Optional[int]:
+    """``value`` as an int when it is one (an integral float too), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if abs(value) <= MAX_DIM else None
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_DIM:
+        return int(value)
+    return None
+
+
+def check_shape(value: Any, error: Callable[[Any], Exception]) -> List[Optional[int]]:
+    """A config shape checked: a list of None / integers ≥ -1 (-1 and None: free); ``error(v)``
+    makes the exception for a bad one."""
+    if not isinstance(value, (list, tuple)):
+        raise error(value)
+    out: List[Optional[int]] = []
+    for d in value:
+        size = None if d is None else _as_int(d)
+        if d is not None and (size is None or size < -1):
+            raise error(value)
+        out.append(None if size is None or size < 0 else size)
+    return out
+
+
 @dataclass
 class LayerSpec:
     """What a converter gets: a layer's class, name, config and weights."""
@@ -135,11 +172,93 @@ class LayerSpec:
 
     def require(self, key: str) -> Any:
         if key not in self.config:
-            raise LayerConfigError(f"layer '{self.name}' ({self.class_name}): config lacks '{key}'")
+            raise self.error(f"config lacks '{key}'")
         return self.config[key]
 
     def error(self, message: str) -> LayerConfigError:
-        return LayerConfigError(f"layer '{self.name}' ({self.class_name}): {message}")
+        where = f"{self.source}: " if self.source else ""
+        return LayerConfigError(f"{where}layer '{self.name}' ({self.class_name}): {message}")
+
+    # --- typed config reads: a wrong type names layer, key, what was expected and found ------
+    def _value(self, key: str, default: Any) -> Any:
+        """The value of ``key``; ``null`` or absent gives ``default`` (Keras writes ``null`` for
+        "the default"); with no default, an error."""
+        value = self.config.get(key)
+        if value is None:
+            if default is REQUIRED:
+                raise self.error(f"config lacks '{key}'")
+            return default
+        return value
+
+    def bad_value(self, key: str, expected: str, found: Any) -> LayerConfigError:
+        return self.error(f"config '{key}' should be {expected}, found {_show(found)}")
+
+    def conf_int(self, key: str, default: Any = REQUIRED, *, minimum: Optional[int] = None) -> int:
+        """An integer (an integral float such as ``3.0`` too), at least ``minimum``."""
+        value = self._value(key, default)
+        if value is default and default is not REQUIRED:
+            return value
+        number = _as_int(value)
+        if number is None or (minimum is not None and number < minimum):
+            expected = "an integer" + (f" >= {minimum}" if minimum is not None else "")
+            raise self.bad_value(key, expected, value)
+        return number
+
+    def conf_float(self, key: str, default: Any = REQUIRED) -> float:
+        """A finite number."""
+        value = self._value(key, default)
+        if value is default and default is not REQUIRED:
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.bad_value(key, "a finite number", value)
+        return float(value)
+
+    def conf_bool(self, key: str, default: Any = REQUIRED) -> bool:
+        """A JSON boolean (``"false"`` is not one: ``bool("false")`` would be True)."""
+        value = self._value(key, default)
+        if not isinstance(value, bool):
+            if value is default and default is not REQUIRED:
+                return value
+            raise self.bad_value(key, "true or false", value)
+        return value
+
+    def conf_str(self, key: str, default: Any = REQUIRED) -> str:
+        value = self._value(key, default)
+        if not isinstance(value, str):
+            if value is default and default is not REQUIRED:
+                return value
+            raise self.bad_value(key, "a string", value)
+        return value
+
+    def conf_enum(self, key: str, allowed: Sequence[str], default: Any = REQUIRED) -> str:
+        """One of ``allowed`` (compared in snake_case, as tfjs camelCases values in memory)."""
+        value = self._value(key, default)
+        if value is default and default is not REQUIRED:
+            return value
+        name = snake(value) if isinstance(value, str) else None
+        if name not in allowed:
+            raise self.bad_value(key, "one of " + ", ".join(repr(a) for a in allowed), value)
+        return name  # type: ignore[return-value]
+
+    def conf_int_list(self, key: str, default: Any = REQUIRED, *,
+                      minimum: Optional[int] = None) -> List[int]:
+        """A list of integers (each at least ``minimum``)."""
+        value = self._value(key, default)
+        if value is default and default is not REQUIRED:
+            return value
+        items = [_as_int(v) for v in value] if isinstance(value, (list, tuple)) else None
+        if items is None or any(i is None or (minimum is not None and i < minimum) for i in items):
+            expected = "a list of integers" + (f" >= {minimum}" if minimum is not None else "")
+            raise self.bad_value(key, expected, value)
+        return items  # type: ignore[return-value]
+
+    def conf_shape(self, key: str, default: Any = REQUIRED) -> List[Optional[int]]:
+        """A shape: a list of sizes, ``null`` (or -1) for a free one."""
+        value = self._value(key, default)
+        if value is default and default is not REQUIRED:
+            return value
+        return check_shape(value, lambda found: self.bad_value(
+            key, "a list of sizes (non-negative integers or null)", found))
 
 
 @dataclass
@@ -313,19 +432,27 @@ class KerasLayer(nn.Module):
         return f"name={self.keras_name!r}"
 
 
-def conf_tuple(spec: LayerSpec, key: str, n: int, default: Any = None) -> Tuple[int, ...]:
-    """A config value that Keras allows as an int or an n-tuple, as an n-tuple of ints."""
+def conf_tuple(spec: LayerSpec, key: str, n: int, default: Any = None, *,
+               minimum: int = 1) -> Tuple[int, ...]:
+    """A config value that Keras allows as an int or an n-tuple, as an n-tuple of ints (each at
+    least ``minimum``: sizes, strides and rates are positive)."""
     value = spec.config.get(key, default)
     if value is None:
+        value = default
+    if value is None:
         raise spec.error(f"config lacks '{key}'")
-    if isinstance(value, (int, float)):
-        return (int(value),) * n
-    value = tuple(int(v) for v in value)
-    if len(value) == 1 and n > 1:
-        value = value * n
-    if len(value) != n:
+    expected = f"an integer >= {minimum} or a list of {n}"
+    if isinstance(value, (list, tuple)):
+        items = [_as_int(v) for v in value]
+    else:
+        items = [_as_int(value)] * n
+    if not items or any(i is None or i < minimum for i in items):
+        raise spec.bad_value(key, expected, value)
+    if len(items) == 1 and n > 1:
+        items = items * n
+    if len(items) != n:
         raise spec.error(f"'{key}' should have {n} values, got {list(value)}")
-    return value
+    return tuple(items)  # type: ignore[arg-type]
 
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
@@ -341,7 +468,4 @@ def snake(value: Any) -> Any:
 
 def data_format(spec: LayerSpec) -> str:
     """``channels_last`` or ``channels_first`` (Keras default channels_last)."""
-    fmt = snake(spec.config.get("data_format") or "channels_last")
-    if fmt not in ("channels_last", "channels_first"):
-        raise spec.error(f"unknown data_format {fmt!r}")
-    return fmt
+    return spec.conf_enum("data_format", ("channels_last", "channels_first"), "channels_last")

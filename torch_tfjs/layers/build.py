@@ -7,14 +7,14 @@ model in :mod:`.model`.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Set, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
 import torch
 from torch import nn
 
 from ..activations import is_keras3
 from ..errors import (GraphError, LayerConfigError, ModelJSONError, UnsupportedLayerError,
-                      WeightMismatchError)
+                      WeightMismatchError, blame)
 from ..io import ModelArtifact, read_artifact
 from .._loading import Device, check_dtype, place
 from .._log import logger
@@ -38,23 +38,42 @@ class Builder:
     # --- layers -------------------------------------------------------------------------------
     def build_layer(self, layer_config: Mapping[str, Any], scope: WeightScope,
                     index: WeightIndex) -> nn.Module:
+        if not isinstance(layer_config, Mapping):
+            raise ModelJSONError(f"{self.source}: a layer entry is a {type(layer_config).__name__}, "
+                                 f"not an object: {str(layer_config)[:100]}")
         class_name = layer_config.get("class_name")
-        config = normalize_layer_config(layer_config.get("config", {}) or {})
+        raw_config = layer_config.get("config", {}) or {}
+        if not isinstance(raw_config, Mapping) and class_name not in MODEL_CLASSES:
+            raise LayerConfigError(f"{self.source}: layer '{layer_config.get('name', '?')}' "
+                                   f"({class_name}): 'config' is a {type(raw_config).__name__}, "
+                                   "not an object")
+        config = normalize_layer_config(raw_config) if isinstance(raw_config, Mapping) \
+            else {"layers": raw_config}
         name = str(config.get("name") or layer_config.get("name") or class_name)
         config["name"] = name
         spec = LayerSpec(str(class_name), name, config, scope,
                          build_child=lambda child, child_scope: self.build_layer(child, child_scope, index),
                          source=self.source, generated_by=self.generated_by)
-        if class_name in MODEL_CLASSES:
-            return self.new_model(spec, index)
-        converter = get_layer_converter(str(class_name))
-        if converter is None:  # pre-check normally catches this first
-            raise UnsupportedLayerError({str(class_name): [name]})
-        module = converter(spec)
+        # The safety net: a converter meeting a config it did not expect (a wrong type, a
+        # missing key) fails as this layer's LayerConfigError, not as a raw TypeError.
+        with blame(LayerConfigError, f"{self.source}: layer '{name}' ({class_name})"):
+            if class_name in MODEL_CLASSES:
+                return self.new_model(spec, index)
+            converter = get_layer_converter(str(class_name))
+            if converter is None:  # pre-check normally catches this first
+                raise UnsupportedLayerError({str(class_name): [name]})
+            module = converter(spec)
         if not isinstance(module, nn.Module):
             raise LayerConfigError(f"converter for {class_name} returned {type(module).__name__}, "
                                    "not an nn.Module")
         return module
+
+    def _check_new_name(self, model: LayersModel, name: str) -> None:
+        """Layer names key the topology's references: a second layer of the same name would
+        silently take the first one's calls."""
+        if name in model._layer_attrs:
+            raise GraphError(f"{self.source}: model '{model.keras_name}' has two layers named "
+                             f"'{name}' (layer names must be unique)")
 
     # --- models --------------------------------------------------------------------------------
     def new_model(self, spec: LayerSpec, index: WeightIndex) -> LayersModel:
@@ -74,6 +93,7 @@ class Builder:
                      index: WeightIndex) -> None:
         layer = self.build_layer({"class_name": "InputLayer", "config": {**config, "name": name}},
                                  index.scope(name), index)
+        self._check_new_name(model, name)
         model._add_layer(name, layer)
         model._input_layers.add(name)
         model._inputs.append((name, 0, 0))
@@ -91,6 +111,7 @@ class Builder:
         previous: TensorKey = model._inputs[0]
         for layer_config in layers:
             name = str((layer_config.get("config") or {}).get("name") or layer_config.get("name"))
+            self._check_new_name(model, name)
             module = self.build_layer(layer_config, index.scope(name), index)
             model._add_layer(name, module)
             model._nodes.append(LayerCall(name, 0, [previous]))
@@ -116,6 +137,7 @@ class Builder:
                 self._input_layer(model, name, normalize_layer_config(layer_cfg), index)
                 model._inputs.pop()  # input order comes from input_layers
                 continue
+            self._check_new_name(model, name)
             module = self.build_layer(layer_config, index.scope(name), index)
             model._add_layer(name, module)
             # A nested model's own input→output node is its node 0, so its calls in this
@@ -128,6 +150,9 @@ class Builder:
         for key in model._inputs:
             if key[0] not in model._input_layers:
                 raise GraphError(f"{where}: input_layers names '{key[0]}', which is not an InputLayer")
+        if not model._outputs:
+            raise GraphError(f"{where}: output_layers is empty: the model has no outputs")
+        check_references(model, pending, where)
         # Order nodes as tfjs does: repeatedly run every node whose inputs exist.
         available: Set[Tuple[str, int]] = {(k[0], k[1]) for k in model._inputs}
         available |= {(name, 0) for name in model._input_layers}
@@ -143,20 +168,68 @@ class Builder:
                 else:
                     remaining.append(node)
             pending = remaining
-            if not progressed:
-                stuck = ", ".join(f"{n.layer}[{n.index}]" for n in pending[:10])
-                raise GraphError(f"{where}: cannot order layer calls {stuck}: their inputs are "
-                                 "never produced (dangling reference or cycle)")
+            if not progressed:  # every reference exists (checked above): a cycle
+                raise GraphError(f"{where}: the layer calls form a cycle: {find_cycle(pending)}")
         for key in model._outputs:
             if (key[0], key[1]) not in available:
                 raise GraphError(f"{where}: output '{key[0]}' node {key[1]} is never computed")
 
 
 
+def check_references(model: LayersModel, calls: List[LayerCall], where: str) -> None:
+    """Every tensor a layer call, ``input_layers`` or ``output_layers`` names comes from a layer
+    of the model and from a call that layer makes; else a GraphError naming both ends."""
+    produced: Set[Tuple[str, int]] = {(c.layer, c.index) for c in calls}
+    produced |= {(name, 0) for name in model._input_layers}
+    counts: Dict[str, int] = {}
+    for layer, index in produced:
+        counts[layer] = max(counts.get(layer, 0), index + 1)
+
+    def check(key: TensorKey, reader: str) -> None:
+        if key[0] not in model._layer_attrs:
+            raise GraphError(f"{where}: {reader} reads layer '{key[0]}', which the model does not "
+                             "have (dangling inbound reference)")
+        if (key[0], key[1]) not in produced:
+            raise GraphError(f"{where}: {reader} reads call {key[1]} of layer '{key[0]}', which is "
+                             f"called {counts.get(key[0], 0)} time(s)")
+
+    for call in calls:
+        for key in tensor_keys(call.inputs):
+            check(key, f"layer '{call.layer}' (call {call.index})")
+    for key in model._outputs:
+        check(key, "output_layers")
+
+
+def find_cycle(calls: List[LayerCall]) -> str:
+    """``a[0] -> b[0] -> a[0]``: a cycle among layer calls none of which can run."""
+    by_key = {(c.layer, c.index): c for c in calls}
+    path: List[Tuple[str, int]] = []
+    seen: Dict[Tuple[str, int], int] = {}
+    key = (calls[0].layer, calls[0].index)
+    while key not in seen:
+        seen[key] = len(path)
+        path.append(key)
+        nxt = next(((k[0], k[1]) for k in tensor_keys(by_key[key].inputs) if (k[0], k[1]) in by_key),
+                   None)
+        if nxt is None:
+            break
+        key = nxt
+    loop = path[seen.get(key, 0):] + [key]
+    return " -> ".join(f"'{layer}'[{index}]" for layer, index in loop) + " (each reads the next)"
+
+
 def build_layers_model(artifact: ModelArtifact, *, strict: bool = True,
                        device: Optional[Device] = None,
                        dtype: Optional[torch.dtype] = None) -> LayersModel:
     """Build a :class:`LayersModel` from an artifact read by :func:`torch_tfjs.io.read_artifact`."""
+    # Layers have their own net (LayerConfigError naming the layer); what is left is the
+    # topology itself: a malformed one is the file's fault.
+    with blame(ModelJSONError, f"{artifact.source}: malformed model topology"):
+        return _build_layers_model(artifact, strict=strict, device=device, dtype=dtype)
+
+
+def _build_layers_model(artifact: ModelArtifact, *, strict: bool, device: Optional[Device],
+                        dtype: Optional[torch.dtype]) -> LayersModel:
     where = artifact.source
     if artifact.model_topology is None:
         raise ModelJSONError(f"{where}: modelTopology is null (a weights-only artifact); "

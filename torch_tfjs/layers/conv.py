@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from .._layout import to_channels_first, to_channels_last
 from .._padding import tf_conv
 from .._log import warn_semantics
-from .base import KerasLayer, LayerSpec, conf_tuple, data_format, snake
+from .base import KerasLayer, LayerSpec, conf_tuple, data_format
 from ..activations import is_elementwise
 from .core import layer_activation
 from .registry import register_layer
@@ -48,12 +48,14 @@ class _Conv(KerasLayer):
         self.channels_first = data_format(spec) == "channels_first"
         self.strides = conf_tuple(spec, "strides", n, 1)
         self.dilation = conf_tuple(spec, "dilation_rate", n, 1)
-        self.padding = snake(spec.config.get("padding", "valid"))
-        if self.padding not in ("valid", "same", "causal"):
-            raise spec.error(f"unknown padding {self.padding!r}")
+        # The weights decide the kernel's size and count; the config's are checked for type.
+        if spec.config.get("kernel_size") is not None:
+            conf_tuple(spec, "kernel_size", n)
+        spec.conf_int("filters", None, minimum=1)
+        self.padding = spec.conf_enum("padding", ("valid", "same", "causal"), "valid")
         if self.padding == "causal" and n != 1:
             raise spec.error("padding 'causal' is only defined for 1-D convolutions")
-        self.use_bias = bool(spec.config.get("use_bias", True))
+        self.use_bias = spec.conf_bool("use_bias", True)
         self.activation = layer_activation(spec)
         self.linear_activation = spec.config.get("activation") in (None, "linear")
         self.views_its_input = not self.channels_first and is_elementwise(spec.config.get("activation"))
@@ -113,7 +115,7 @@ class Conv2D(_Conv):
         self.kernel = self.add_keras_weight("kernel", kernel, permutation=_kernel_to_torch(self.rank),
                                             memory_format=_MEMORY[self.rank])
         self.bias = self.add_keras_weight("bias", spec.weight("bias", 1)) if self.use_bias else None
-        self.groups = int(spec.config.get("groups", 1) or 1)  # Keras-only (ConvNeXt's depthwise)
+        self.groups = spec.conf_int("groups", 1, minimum=1)  # Keras-only (ConvNeXt's depthwise)
 
     def _conv(self, x: torch.Tensor) -> torch.Tensor:
         return tf_conv(x, self.kernel, self.bias, self.rank, self.strides, self.padding, self.dilation,
@@ -241,7 +243,7 @@ class Conv2DTranspose(_Conv):
             raise spec.error("padding 'causal' is not defined for transposed convolutions")
         self.output_padding: Tuple[Optional[int], ...] = (None,) * self.rank
         if spec.config.get("output_padding") is not None:
-            self.output_padding = conf_tuple(spec, "output_padding", self.rank)
+            self.output_padding = conf_tuple(spec, "output_padding", self.rank, minimum=0)
             if any(p >= s for p, s in zip(self.output_padding, self.strides)):
                 raise spec.error(f"output_padding {list(self.output_padding)} must be smaller than the "
                                  f"strides {list(self.strides)}")

@@ -10,7 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from ..activations import get_activation, is_elementwise, is_keras3
+from ..errors import LayerConfigError
 from .base import KerasLayer, LayerSpec, Tensors, data_format
+from .topology import input_tensor_spec
 from .registry import register_layer
 
 
@@ -20,14 +22,21 @@ class InputLayer(KerasLayer):
 
     supports_masking = True
 
+    def __init__(self, spec: LayerSpec):
+        super().__init__(spec)
+        input_tensor_spec(spec.name, spec.config, spec.source)  # shape and dtype checked
+
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
         return inputs
 
 
 def layer_activation(spec: LayerSpec, key: str = "activation"):
     """The activation function a layer config names under ``key``."""
-    return get_activation(spec.config.get(key), keras3=is_keras3(spec.generated_by),
-                          where=f"layer '{spec.name}'")
+    try:
+        return get_activation(spec.config.get(key), keras3=is_keras3(spec.generated_by),
+                              where=f"layer '{spec.name}'")
+    except LayerConfigError as exc:  # name the file, layer, class and key
+        raise spec.error(f"config '{key}': {exc}") from None
 
 
 @register_layer("Dense")
@@ -40,8 +49,13 @@ class Dense(KerasLayer):
 
     def __init__(self, spec: LayerSpec):
         super().__init__(spec)
-        self.kernel = self.add_keras_weight("kernel", spec.weight("kernel", 0))
-        self.use_bias = bool(spec.config.get("use_bias", True))
+        units = spec.conf_int("units", None, minimum=1)  # the kernel's shape decides; checked
+        kernel = spec.weight("kernel", 0)
+        if units is not None and kernel.value.ndim == 2 and kernel.value.shape[1] != units:
+            raise spec.error(f"config 'units' is {units} but weight '{kernel.name}' has shape "
+                             f"{list(kernel.value.shape)}")
+        self.kernel = self.add_keras_weight("kernel", kernel)
+        self.use_bias = spec.conf_bool("use_bias", True)
         self.bias = (self.add_keras_weight("bias", spec.weight("bias", 1)) if self.use_bias else None)
         self.activation = layer_activation(spec)
 
@@ -83,7 +97,7 @@ class Dropout(KerasLayer):
 
     def __init__(self, spec: LayerSpec):
         super().__init__(spec)
-        self.rate = min(max(float(spec.config.get("rate", 0.0)), 0.0), 1.0)
+        self.rate = min(max(spec.conf_float("rate", 0.0), 0.0), 1.0)
         self.noise_shape = spec.config.get("noise_shape")
 
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
@@ -126,8 +140,9 @@ class Reshape(KerasLayer):
     def __init__(self, spec: LayerSpec):
         super().__init__(spec)
         self.whole_shape = "target_shape" not in spec.config and "newshape" in spec.config
-        shape = spec.config["newshape"] if self.whole_shape else spec.require("target_shape")
-        self.target_shape: List[int] = [int(d) if d is not None else -1 for d in shape]
+        key = "newshape" if self.whole_shape else "target_shape"
+        shape = spec.conf_shape(key)
+        self.target_shape: List[int] = [d if d is not None else -1 for d in shape]
 
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
         if self.whole_shape:
@@ -143,7 +158,7 @@ class Permute(KerasLayer):
 
     def __init__(self, spec: LayerSpec):
         super().__init__(spec)
-        dims = [int(d) for d in spec.require("dims")]
+        dims = spec.conf_int_list("dims", minimum=1)
         if sorted(dims) != list(range(1, len(dims) + 1)):
             raise spec.error(f"'dims' must be a permutation of 1..{len(dims)}, got {dims}")
         self.dims = dims
@@ -158,7 +173,7 @@ class RepeatVector(KerasLayer):
 
     def __init__(self, spec: LayerSpec):
         super().__init__(spec)
-        self.n = int(spec.require("n"))
+        self.n = spec.conf_int("n", minimum=0)
 
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
         return inputs.unsqueeze(1).expand(-1, self.n, -1)
@@ -173,7 +188,7 @@ class Masking(KerasLayer):
 
     def __init__(self, spec: LayerSpec):
         super().__init__(spec)
-        self.mask_value = float(spec.config.get("mask_value", 0.0))
+        self.mask_value = spec.conf_float("mask_value", 0.0)
 
     def _keep(self, inputs: torch.Tensor) -> torch.Tensor:
         return torch.any(inputs != self.mask_value, dim=-1, keepdim=True)

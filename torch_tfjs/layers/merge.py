@@ -123,7 +123,7 @@ class Concatenate(_Merge):
 
     def __init__(self, spec: LayerSpec):
         super().__init__(spec)
-        self.axis = int(spec.config.get("axis", -1))
+        self.axis = spec.conf_int("axis", -1)
         if self.axis < 0 and spec.made_by_tfjs:
             self.axis = -1
         # Concatenating on the feature axis keeps a step when every input keeps it (tfjs, Keras 2:
@@ -153,9 +153,13 @@ class Dot(_Merge):
 
     def __init__(self, spec: LayerSpec):
         super().__init__(spec)
-        axes = spec.require("axes")
-        self.axes = [int(a) for a in axes] if isinstance(axes, (list, tuple)) else [int(axes), int(axes)]
-        self.normalize = bool(spec.config.get("normalize", False))
+        if isinstance(spec.config.get("axes"), (list, tuple)):
+            self.axes = spec.conf_int_list("axes")
+            if len(self.axes) != 2:
+                raise spec.bad_value("axes", "an integer or a list of 2", self.axes)
+        else:
+            self.axes = [spec.conf_int("axes")] * 2
+        self.normalize = spec.conf_bool("normalize", False)
         self.epsilon = 1e-7 if spec.made_by_tfjs else 1e-12
 
     def _l2(self, x: torch.Tensor, axis: int) -> torch.Tensor:

@@ -16,10 +16,14 @@ from torch.nn.modules import module as _module_api
 from .._layout import to_channels_first, to_channels_last
 from .._loading import DTYPE_MARKER, add_dtype_marker, module_float_dtype
 from .._predict import predict as _predict
-from ..errors import LayerNotFoundError
+from ..errors import ExecutionError, LayerNotFoundError, TfjsError, describe_exception
 from ..signature import Signature, TensorSpec
 from .base import KerasLayer, LayerSpec, Tensors
 from .topology import CallInputRef, LayerCall, TensorKey, tensor_keys
+
+#: Out-of-memory is the machine's limit, not the model's fault: passed through as torch raises it.
+_OUT_OF_MEMORY = getattr(torch, "OutOfMemoryError", MemoryError)
+
 
 class LayersModel(KerasLayer):
     """A tfjs LayersModel as an ``nn.Module``.
@@ -142,6 +146,26 @@ class LayersModel(KerasLayer):
 
     def _run(self, inputs: Sequence[torch.Tensor], masks: Sequence[Any],
              training: Optional[bool]) -> Tuple[List[torch.Tensor], List[Any]]:
+        """Run the layer calls; a failure inside a layer (a shape it cannot take) is an
+        :class:`ExecutionError` naming the layer. Under ``torch.compile`` / ``torch.export`` the
+        calls are traced as they are."""
+        if torch.compiler.is_compiling():
+            return self._run_nodes(inputs, masks, training, [None])
+        at: List[Optional[LayerCall]] = [None]  # the call running (per call: thread-safe)
+        try:
+            return self._run_nodes(inputs, masks, training, at)
+        except (TfjsError, MemoryError, _OUT_OF_MEMORY):
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported as the layer's failure
+            node = at[0]
+            where = (f"layer '{node.layer}' ({type(self._modules[self._layer_attrs[node.layer]]).__name__})"
+                     if node is not None else "the model")
+            raise ExecutionError(f"{self.signature.model if self.signature else self.keras_name}: "
+                                 f"running {where} failed: {describe_exception(exc)}") from exc
+
+    def _run_nodes(self, inputs: Sequence[torch.Tensor], masks: Sequence[Any],
+                   training: Optional[bool], at: List[Optional[LayerCall]]
+                   ) -> Tuple[List[torch.Tensor], List[Any]]:
         values: Dict[TensorKey, torch.Tensor] = {}
         value_masks: Dict[TensorKey, Any] = {}
         for key, tensor, m in zip(self._inputs, inputs, masks):
@@ -178,6 +202,7 @@ class LayersModel(KerasLayer):
         for position, node in enumerate(self._nodes):
             if position in folded:
                 continue
+            at[0] = node
             layer = self._layer(node.layer)
             arg_masks = fetch(node.inputs, value_masks)
             if position in folds and arg_masks[0] is None:

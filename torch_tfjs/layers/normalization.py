@@ -25,8 +25,9 @@ def _plain_inference() -> bool:
 
 
 def _axes(spec: LayerSpec, default: Any = -1) -> List[int]:
-    axis = spec.config.get("axis", default)
-    return [int(a) for a in axis] if isinstance(axis, (list, tuple)) else [int(axis)]
+    if isinstance(spec.config.get("axis"), (list, tuple)):
+        return spec.conf_int_list("axis")
+    return [spec.conf_int("axis", default)]
 
 
 def _add_scale_and_center(layer: KerasLayer, spec: LayerSpec) -> int:
@@ -34,10 +35,10 @@ def _add_scale_and_center(layer: KerasLayer, spec: LayerSpec) -> int:
     order, as ``layer.gamma`` / ``layer.beta`` (None when absent); returns how many there are."""
     index = 0
     layer.gamma = layer.beta = None
-    if spec.config.get("scale", True):
+    if spec.conf_bool("scale", True):
         layer.gamma = layer.add_keras_weight("gamma", spec.weight("gamma", index))
         index += 1
-    if spec.config.get("center", True):
+    if spec.conf_bool("center", True):
         layer.beta = layer.add_keras_weight("beta", spec.weight("beta", index))
         index += 1
     return index
@@ -53,8 +54,8 @@ class BatchNormalization(KerasLayer):
         if len(axes) != 1:
             raise spec.error(f"only one normalization axis is supported, got {axes}")
         self.axis = axes[0]
-        self.momentum = float(spec.config.get("momentum", 0.99))
-        self.epsilon = float(spec.config.get("epsilon", 1e-3))
+        self.momentum = spec.conf_float("momentum", 0.99)
+        self.epsilon = spec.conf_float("epsilon", 1e-3)
         index = _add_scale_and_center(self, spec)
         self.add_keras_weight("moving_mean", spec.weight("moving_mean", index), trainable=False)
         self.add_keras_weight("moving_variance", spec.weight("moving_variance", index + 1), trainable=False)
@@ -144,7 +145,7 @@ class LayerNormalization(KerasLayer):
     def __init__(self, spec: LayerSpec):
         super().__init__(spec)
         self.axes = _axes(spec)
-        self.epsilon = float(spec.config.get("epsilon", 1e-3))
+        self.epsilon = spec.conf_float("epsilon", 1e-3)
         _add_scale_and_center(self, spec)
 
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
@@ -179,8 +180,8 @@ class GroupNormalization(KerasLayer):
         if len(axes) != 1:
             raise spec.error(f"only one channel axis is supported, got {axes}")
         self.axis = axes[0]
-        self.groups = int(spec.config.get("groups", 32))
-        self.epsilon = float(spec.config.get("epsilon", 1e-3))
+        self.groups = spec.conf_int("groups", 32, minimum=1)
+        self.epsilon = spec.conf_float("epsilon", 1e-3)
         _add_scale_and_center(self, spec)
 
     def forward(self, inputs: torch.Tensor, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:

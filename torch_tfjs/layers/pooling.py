@@ -13,7 +13,7 @@ import torch
 
 from .._layout import to_channels_first, to_channels_last
 from .._padding import tf_avg_pool, tf_max_pool
-from .base import KerasLayer, LayerSpec, conf_tuple, data_format, snake
+from .base import KerasLayer, LayerSpec, conf_tuple, data_format
 from .registry import register_layer
 
 class _Pool(KerasLayer):
@@ -27,9 +27,7 @@ class _Pool(KerasLayer):
         self.kernel = conf_tuple(spec, key, n, 2)
         strides = spec.config.get("strides") or spec.config.get("stride")
         self.strides = conf_tuple(spec, "strides", n) if strides else self.kernel
-        self.padding = snake(spec.config.get("padding", "valid"))
-        if self.padding not in ("valid", "same"):
-            raise spec.error(f"unknown padding {self.padding!r}")
+        self.padding = spec.conf_enum("padding", ("valid", "same"), "valid")
         self.channels_first = data_format(spec) == "channels_first"
 
     def forward_channels_first(self, inputs: Any, training: Optional[bool] = None
@@ -83,7 +81,7 @@ class _GlobalPool(KerasLayer):
     def __init__(self, spec: LayerSpec):
         super().__init__(spec)
         self.channels_first = data_format(spec) == "channels_first"
-        self.keepdims = bool(spec.config.get("keepdims", False))
+        self.keepdims = spec.conf_bool("keepdims", False)
         generated = (spec.generated_by or "").lower()
         # tfjs's GlobalAveragePooling1D ignores masks (a tfjs quirk); Keras averages kept steps.
         self.use_mask = self.rank == 1 and self.kind == "avg" and not (

@@ -23,7 +23,7 @@ import torch
 
 from .._layout import to_channels_first, to_channels_last
 from ..activations import get_activation, is_keras3
-from .base import KerasLayer, LayerSpec, Tensors, WeightScope, conf_tuple, data_format, snake
+from .base import KerasLayer, LayerSpec, Tensors, WeightScope, conf_tuple, data_format
 from .conv import tf_conv
 from .registry import register_layer
 
@@ -42,8 +42,9 @@ class RecurrentCell(KerasLayer):
 
     def __init__(self, spec: LayerSpec):
         super().__init__(spec)
-        self.units = int(spec.config.get("units") or spec.config.get("filters") or 0)
-        self.use_bias = bool(spec.config.get("use_bias", True))
+        key = "units" if spec.config.get("units") is not None else "filters"
+        self.units = spec.conf_int(key, 0, minimum=1)
+        self.use_bias = spec.conf_bool("use_bias", True)
         self.activation = _activation(spec, "activation", "tanh")
 
     def initial_states(self, x: torch.Tensor) -> States:
@@ -98,7 +99,7 @@ class GRUCell(RecurrentCell):
     def __init__(self, spec: LayerSpec):
         super().__init__(spec)
         self.recurrent_activation = _activation(spec, "recurrent_activation", "hard_sigmoid")
-        self.reset_after = bool(spec.config.get("reset_after", False))
+        self.reset_after = spec.conf_bool("reset_after", False)
         self.kernel = self.add_keras_weight("kernel", spec.weight("kernel", 0))
         self.recurrent_kernel = self.add_keras_weight("recurrent_kernel", spec.weight("recurrent_kernel", 1))
         self.bias = self.add_keras_weight("bias", spec.weight("bias", 2)) if self.use_bias else None
@@ -172,7 +173,7 @@ class ConvLSTM2DCell(RecurrentCell):
         self.recurrent_activation = _activation(spec, "recurrent_activation", "hard_sigmoid")
         self.strides = conf_tuple(spec, "strides", 2, 1)
         self.dilation = conf_tuple(spec, "dilation_rate", 2, 1)
-        self.padding = snake(spec.config.get("padding", "valid"))
+        self.padding = spec.conf_enum("padding", ("valid", "same"), "valid")
         hwio_to_oihw = (3, 2, 0, 1)
         self.kernel = self.add_keras_weight("kernel", spec.weight("kernel", 0), permutation=hwio_to_oihw)
         self.recurrent_kernel = self.add_keras_weight("recurrent_kernel", spec.weight("recurrent_kernel", 1),
@@ -342,6 +343,18 @@ def split_rnn_call(inputs: Tensors, mask: Any) -> Tuple[torch.Tensor, States, An
     return x, initial, mask[0] if isinstance(mask, (list, tuple)) else mask
 
 
+def check_units(cell: "RecurrentCell", spec: LayerSpec) -> None:
+    """The configured ``units`` (or ``filters``) must match the recurrent kernel, whose
+    second-to-last Keras dim is the state size the cell uses."""
+    key = "units" if spec.config.get("units") is not None else "filters"
+    configured = spec.conf_int(key, None, minimum=1)
+    kernel = next((w for w in cell._keras_weights if w.attr == "recurrent_kernel"), None)
+    if configured is not None and kernel is not None and len(kernel.keras_shape) >= 2 \
+            and kernel.keras_shape[-2] != configured:
+        raise spec.error(f"config '{key}' is {configured} but weight '{kernel.manifest_name}' "
+                         f"has shape {list(kernel.keras_shape)}")
+
+
 class RNN(KerasLayer):
     """Runs a cell over time: Keras ``RNN`` (config ``cell``) and the SimpleRNN/GRU/LSTM/
     ConvLSTM2D layers (whose config is the cell's)."""
@@ -351,15 +364,16 @@ class RNN(KerasLayer):
     def __init__(self, spec: LayerSpec):
         super().__init__(spec)
         config = spec.config
-        self.return_sequences = bool(config.get("return_sequences", False))
-        self.return_state = bool(config.get("return_state", False))
-        self.go_backwards = bool(config.get("go_backwards", False))
+        self.return_sequences = spec.conf_bool("return_sequences", False)
+        self.return_state = spec.conf_bool("return_state", False)
+        self.go_backwards = spec.conf_bool("go_backwards", False)
         if self.cell_class is not None:
             # The cell reads the layer's own weights (``lstm/kernel``; ``lstm/lstm_cell/kernel``
             # is found by the scope's last-token fallback).
             self.cell: RecurrentCell = self.cell_class(LayerSpec(
                 spec.class_name + "Cell", spec.name, config, spec.weights, spec.build_child,
                 spec.source, spec.generated_by))
+            check_units(self.cell, spec)
         else:
             cell_config = spec.require("cell")
             configs = cell_config if isinstance(cell_config, list) else [cell_config]

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from .._image import resize_bilinear
 from ..activations import is_keras_made
-from .base import KerasLayer, LayerSpec, data_format, snake
+from .base import KerasLayer, LayerSpec, _as_int, conf_tuple, data_format, snake
 from .registry import register_layer
 
 
@@ -23,20 +23,29 @@ def _pairs(spec: LayerSpec, key: str, rank: int, default: int) -> List[Tuple[int
     value: Any = spec.config.get(key, default)
     if value is None:
         value = default
-    if isinstance(value, (int, float)):
-        return [(int(value), int(value))] * rank
+    expected = "a non-negative integer, or one or a pair of them per axis"
+
+    def num(v: Any) -> int:
+        n = _as_int(v)
+        if n is None or n < 0:
+            raise spec.bad_value(key, expected, value)
+        return n
+
+    if not isinstance(value, (list, tuple)):
+        return [(num(value), num(value))] * rank
     value = list(value)
-    if rank == 1 and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
-        return [(int(value[0]), int(value[1]))]  # 1-D: (before, after)
+    if rank == 1 and len(value) == 2 and not any(isinstance(v, (list, tuple)) for v in value):
+        return [(num(value[0]), num(value[1]))]  # 1-D: (before, after)
     if len(value) != rank:
         raise spec.error(f"'{key}' should have {rank} entries, got {value}")
     out = []
     for v in value:
-        if isinstance(v, (int, float)):
-            out.append((int(v), int(v)))
+        if not isinstance(v, (list, tuple)):
+            out.append((num(v), num(v)))
+        elif len(v) == 2:
+            out.append((num(v[0]), num(v[1])))
         else:
-            a, b = v
-            out.append((int(a), int(b)))
+            raise spec.bad_value(key, expected, value)
     return out
 
 
@@ -130,11 +139,7 @@ class _UpSampling(_Spatial):
 
     def __init__(self, spec: LayerSpec):
         super().__init__(spec)
-        size = spec.config.get("size", 2)
-        self.size: Tuple[int, ...] = ((int(size),) * self.rank if isinstance(size, (int, float))
-                                      else tuple(int(s) for s in size))
-        if len(self.size) != self.rank:
-            raise spec.error(f"'size' should have {self.rank} entries, got {list(self.size)}")
+        self.size: Tuple[int, ...] = conf_tuple(spec, "size", self.rank, 2)
         self.interpolation = snake(spec.config.get("interpolation", "nearest"))
         if self.interpolation not in ("nearest", "bilinear") or (
                 self.interpolation == "bilinear" and self.rank != 2):

@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
-from ..errors import ModelJSONError
-from ..signature import Signature, TensorSpec, shape_from_dims
+from ..errors import LayerConfigError, ModelJSONError
+from ..signature import Signature, TensorSpec
+from .base import check_shape
 from .registry import MODEL_CLASSES, get_layer_converter
 
 TensorKey = Tuple[str, int, int]  # (layer name, node index, tensor index)
@@ -238,11 +239,29 @@ def parse_inbound_node(layer: str, index: int, node: Any, where: str) -> LayerCa
                  positional=positional if tensor_kwargs else None)
 
 
-def input_tensor_spec(name: str, config: Mapping[str, Any]) -> TensorSpec:
-    """An InputLayer's (normalized) config as a model input."""
+#: dtypes a model input may declare (tfjs's, and the Keras names the converter writes).
+INPUT_DTYPES = ("float32", "int32", "bool", "string", "complex64", "float16", "float64", "int64",
+                "uint8", "int8", "int16")
+
+
+def input_tensor_spec(name: str, config: Mapping[str, Any], where: str = "") -> TensorSpec:
+    """An InputLayer's (normalized) config as a model input; a ``batch_input_shape`` or
+    ``dtype`` of the wrong kind is a LayerConfigError naming the input and the key."""
+    prefix = f"{where}: " if where else ""
+
+    def bad(key: str, expected: str, found: Any) -> LayerConfigError:
+        return LayerConfigError(f"{prefix}input '{name}': config '{key}' should be {expected}, "
+                                f"found {str(found)[:80]!r}")
+
     shape = config.get("batch_input_shape")
-    return TensorSpec(name, shape_from_dims(shape) if isinstance(shape, (list, tuple)) else None,
-                      str(config.get("dtype") or "float32"))
+    dims = None
+    if shape is not None:
+        dims = check_shape(shape, lambda found: bad(
+            "batch_input_shape", "a list of sizes (non-negative integers or null)", found))
+    dtype = config.get("dtype") or "float32"
+    if not isinstance(dtype, str) or dtype not in INPUT_DTYPES:
+        raise bad("dtype", "one of " + ", ".join(INPUT_DTYPES), dtype)
+    return TensorSpec(name, tuple(dims) if dims is not None else None, dtype)
 
 
 def sequential_input(config: Any, model_name: str) -> Tuple[str, Dict[str, Any], bool]:
@@ -272,7 +291,7 @@ def model_signature(class_name: str, config: Any, name: str, where: str = "") ->
         layers = config if isinstance(config, list) else config["layers"]
         last = layers[-1]
         out_name = str((last.get("config") or {}).get("name") or last.get("name"))
-        return Signature([input_tensor_spec(input_name, input_config)], [TensorSpec(out_name)],
+        return Signature([input_tensor_spec(input_name, input_config, where)], [TensorSpec(out_name)],
                          model=label, check_batch=False,
                          integers_to_float=False)
     if not isinstance(config, Mapping) or not isinstance(config.get("layers"), list):
@@ -282,7 +301,7 @@ def model_signature(class_name: str, config: Any, name: str, where: str = "") ->
         if isinstance(layer, Mapping) and layer.get("class_name") == "InputLayer":
             cfg = layer.get("config") or {}
             input_configs[str(layer.get("name") or cfg.get("name"))] = normalize_layer_config(cfg)
-    inputs = [input_tensor_spec(key[0], input_configs[key[0]]) if key[0] in input_configs
+    inputs = [input_tensor_spec(key[0], input_configs[key[0]], where) if key[0] in input_configs
               else TensorSpec(key[0], None, "float32")
               for key in parse_io_list(config.get("input_layers", []), f"{where}: {label} input_layers")]
     outputs = [TensorSpec(key[0]) for key in
