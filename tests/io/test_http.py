@@ -125,12 +125,17 @@ def test_size_cap(server):
         read_artifact(f"{base}/model.json", max_bytes=100)
 
 
-def test_cache_dir_serves_second_load_offline(server, tmp_path_factory):
+def test_cache_dir_revalidates_then_serves_offline(server, tmp_path_factory):
     root, base = server
     values = _model(root, ["w.bin"])
     cache = tmp_path_factory.mktemp("cache")
     read_artifact(f"{base}/model.json", cache_dir=cache)
     first = len(_Handler.log)
+    # online: each file is revalidated (If-Modified-Since; the server answers 304)
     art = read_artifact(f"{base}/model.json", cache_dir=cache)
-    assert len(_Handler.log) == first  # nothing fetched the second time
+    assert np.array_equal(art.weights["w"], values)
+    # offline: nothing is requested
+    after = len(_Handler.log)
+    art = read_artifact(f"{base}/model.json", cache_dir=cache, offline=True)
+    assert len(_Handler.log) == after and after == 2 * first
     assert np.array_equal(art.weights["w"], values)

@@ -22,6 +22,7 @@ from ..io import ModelArtifact, read_artifact
 from .._loading import Device, add_dtype_marker, check_dtype, module_float_dtype, place
 from .._log import logger, warn_semantics
 from .._predict import predict as _predict
+from ..io.net import DEFAULT_RETRIES, CacheOption
 from ..io.sources import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, PathLike
 from ..signature import Signature, TensorSpec, shape_from_dims
 from .importer import GraphImporter
@@ -397,19 +398,28 @@ def run_initializer(artifact: ModelArtifact, importer: GraphImporter) -> Dict[in
 
 def load_graph_model(src: PathLike, *, device: Optional[Device] = None,
                      dtype: Optional[torch.dtype] = None, timeout: float = DEFAULT_TIMEOUT,
-                     max_bytes: int = DEFAULT_MAX_BYTES, cache_dir: Optional[PathLike] = None,
-                     headers: Optional[Mapping[str, str]] = None) -> GraphModel:
+                     max_bytes: int = DEFAULT_MAX_BYTES, cache_dir: CacheOption = None,
+                     headers: Optional[Mapping[str, str]] = None,
+                     offline: Optional[bool] = None, progress: Optional[bool] = None,
+                     from_tfhub: Optional[bool] = None, retries: int = DEFAULT_RETRIES) -> GraphModel:
     """Load a tfjs GraphModel (folder, model.json, ``file://`` or ``http(s)://`` URL) as a
     module wrapping a ``torch.fx.GraphModule``, in eval mode.
 
     ``device`` / ``dtype``: where the parameters go and the floating-point dtype they (and float
     inputs) take: ``torch.float32`` (default), ``float16``, ``bfloat16`` or ``float64``.
-    URLs only: ``timeout`` (seconds per request), ``max_bytes`` (cap on each downloaded file),
-    ``cache_dir`` (keep downloads on disk), ``headers`` (extra HTTP request headers).
+    URLs only (see :mod:`torch_tfjs.io.net`): ``timeout`` (seconds per request),
+    ``max_bytes`` (cap on each downloaded file), ``cache_dir`` (the download cache's folder; default
+    ``$TORCH_TFJS_CACHE``, ``$XDG_CACHE_HOME/torch_tfjs`` or ``~/.cache/torch_tfjs``; ``False``: no
+    cache), ``headers`` (extra HTTP request headers, sent with every request), ``offline`` (the
+    cache alone; default ``$TORCH_TFJS_OFFLINE``), ``progress`` (a progress bar on stderr for large
+    downloads; ``None``: when stderr is a terminal), ``from_tfhub`` (a TF Hub / Kaggle handle:
+    ``<url>/model.json?tfjs-format=file``; ``None``: detected from the host), ``retries`` (tries
+    again after connection errors, 5xx and 429, with exponential back-off).
     """
     check_dtype(dtype)
     artifact = read_artifact(src, timeout=timeout, max_bytes=max_bytes, cache_dir=cache_dir,
-                             headers=headers)
+                             headers=headers, offline=offline,
+                             progress=progress, from_tfhub=from_tfhub, retries=retries)
     if not artifact.is_graph_model:
         raise ModelJSONError(f"{artifact.source}: format is '{artifact.format}', not a GraphModel "
                              "(use torch_tfjs.load_layers_model or torch_tfjs.load)")

@@ -13,6 +13,7 @@ import numpy as np
 
 from .._log import logger
 from ..errors import ModelJSONError, WeightsError, blame
+from .net import DEFAULT_RETRIES, CacheOption
 from .sources import (DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, ModelSource, PathLike, max_json_bytes,
                       open_source)
 from .weights import WeightGroup, WeightSpec, decode_manifest, parse_manifest
@@ -113,16 +114,25 @@ def _json_cap(option: Optional[int]) -> int:
 
 def read_artifact(src: PathLike, *, load_weights: bool = True, timeout: float = DEFAULT_TIMEOUT,
                   max_bytes: int = DEFAULT_MAX_BYTES,
-                  cache_dir: Optional[PathLike] = None,
+                  cache_dir: CacheOption = None,
                   headers: Optional[Mapping[str, str]] = None,
+                  offline: Optional[bool] = None, progress: Optional[bool] = None,
+                  from_tfhub: Optional[bool] = None, retries: int = DEFAULT_RETRIES,
                   max_json_bytes: Optional[int] = None) -> ModelArtifact:
     """Read ``model.json`` and (unless ``load_weights=False``) decode every weight.
 
-    ``src``: a folder holding model.json, the JSON file itself (any name), a ``file://`` URL or
-    an ``http(s)://`` URL. Shards are resolved relative to model.json; a URL's query string is
-    kept on shard URLs, as tfjs does. URLs only: ``timeout`` (seconds per request),
-    ``max_bytes`` (cap on each downloaded file), ``cache_dir`` (caches downloads on disk),
-    ``headers`` (extra HTTP request headers).
+    ``src``: a folder holding model.json, the JSON file itself (any name), a ``file://`` URL, an
+    ``http(s)://`` URL (a folder URL ending in ``/`` reads its model.json), a TF Hub / Kaggle
+    Models handle or ``hf://owner/repo[@revision]/path/model.json``. Shards are resolved relative
+    to model.json; a URL's query string is kept on shard URLs, as tfjs does.
+    URLs only (see :mod:`torch_tfjs.io.net`): ``timeout`` (seconds per request),
+    ``max_bytes`` (cap on each downloaded file), ``cache_dir`` (the download cache's folder; default
+    ``$TORCH_TFJS_CACHE``, ``$XDG_CACHE_HOME/torch_tfjs`` or ``~/.cache/torch_tfjs``; ``False``: no
+    cache), ``headers`` (extra HTTP request headers, sent with every request), ``offline`` (the
+    cache alone; default ``$TORCH_TFJS_OFFLINE``), ``progress`` (a progress bar on stderr for large
+    downloads; ``None``: when stderr is a terminal), ``from_tfhub`` (a TF Hub / Kaggle handle:
+    ``<url>/model.json?tfjs-format=file``; ``None``: detected from the host), ``retries`` (tries
+    again after connection errors, 5xx and 429, with exponential back-off).
 
     Size limits: model.json may hold at most ``max_json_bytes`` (after gunzip; default 256 MiB,
     or the ``TORCH_TFJS_MAX_JSON_BYTES`` environment variable); a gzip-served shard is inflated
@@ -131,7 +141,8 @@ def read_artifact(src: PathLike, *, load_weights: bool = True, timeout: float = 
     allocating more.
     """
     source: ModelSource = open_source(src, timeout=timeout, max_bytes=max_bytes, cache_dir=cache_dir,
-                                      headers=headers)
+                                      headers=headers, offline=offline,
+                                      progress=progress, from_tfhub=from_tfhub, retries=retries)
     source.max_json_bytes = _json_cap(max_json_bytes)
     where = source.model_file
     # The safety net: whatever a malformed model.json or manifest breaks is the file's fault.

@@ -12,11 +12,9 @@ weights are copied out.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import posixpath
 import re
-import urllib.error
 import urllib.parse
 import urllib.request
 import zlib
@@ -25,6 +23,8 @@ from typing import BinaryIO, Callable, Dict, List, Mapping, Optional, Sequence, 
 
 from .._log import logger
 from ..errors import FetchError, ShardSizeError, TfjsError, UnsafePathError
+from .net import (DEFAULT_RETRIES, CacheOption, Downloader, offline_mode, resolve_cache_dir,
+                  resolve_url)
 
 PathLike = Union[str, os.PathLike[str]]
 
@@ -409,22 +409,34 @@ class LocalSource(ModelSource):
 
 class HttpSource(ModelSource):
     """A model.json served over http(s). Shard URLs = base prefix + path + the model URL's query,
-    as tfjs's http loader builds them."""
+    as tfjs's http loader builds them. Downloads go through a :class:`~.net.Downloader` (cache,
+    revalidation, offline mode, retries, progress)."""
 
     def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT,
-                 max_bytes: int = DEFAULT_MAX_BYTES, cache_dir: Optional[PathLike] = None,
-                 headers: Optional[Mapping[str, str]] = None):
+                 max_bytes: int = DEFAULT_MAX_BYTES, cache_dir: CacheOption = None,
+                 headers: Optional[Mapping[str, str]] = None, offline: Optional[bool] = None,
+                 progress: Optional[bool] = None, from_tfhub: Optional[bool] = None,
+                 retries: int = DEFAULT_RETRIES):
+        self.source_url = url
+        url, implied = resolve_url(url, from_tfhub)
         parts = urllib.parse.urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https"):
+            raise FetchError(f"{url}: unsupported URL scheme (use http:// or https://)")
         self.url = url
         self.model_file = url
         self.query = parts.query
         base_path = parts.path.rsplit("/", 1)[0] + "/"
         self.base = urllib.parse.urlunsplit((parts.scheme, parts.netloc, base_path, "", ""))
-        self.timeout = timeout
-        self.max_bytes = max_bytes
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         #: Extra request headers (an ``Authorization`` token, say), sent with every request.
-        self.headers = {"User-Agent": "torch-tfjs", **dict(headers or {})}
+        self.headers = {"User-Agent": "torch-tfjs", **implied, **dict(headers or {})}
+        self.downloader = Downloader(timeout=timeout, max_bytes=max_bytes, headers=self.headers,
+                                     cache_dir=resolve_cache_dir(cache_dir),
+                                     offline=offline_mode(offline), progress=progress,
+                                     retries=retries)
+
+    @property
+    def cache_dir(self) -> Optional[Path]:
+        return self.downloader.cache_dir
 
     def _url_for(self, path: str) -> str:
         rel = check_relative_path(path, self.model_file)
@@ -439,40 +451,7 @@ class HttpSource(ModelSource):
 
     def _fetch(self, url: str, cap: Optional[int] = None) -> Buffer:
         """The bytes at ``url``, at most ``cap`` (default: ``max_bytes``)."""
-        max_bytes = self.max_bytes if cap is None else min(cap, self.max_bytes)
-        cached = None
-        if self.cache_dir is not None:
-            cached = self.cache_dir / hashlib.sha256(url.encode()).hexdigest()
-            if cached.is_file():
-                logger.debug("%s: from the cache %s", url, cached)
-                return cached.read_bytes()
-        request = urllib.request.Request(url, headers=self.headers)
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as resp:
-                declared = resp.headers.get("Content-Length")
-                if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-                    raise FetchError(f"{url}: {declared} bytes exceeds the cap of {max_bytes}")
-                out = bytearray()
-                while True:
-                    chunk = resp.read(1 << 20)
-                    if not chunk:
-                        break
-                    out += chunk
-                    if len(out) > max_bytes:
-                        raise FetchError(f"{url}: more than the cap of {max_bytes} bytes")
-        except urllib.error.HTTPError as exc:
-            raise FetchError(f"{url}: HTTP {exc.code} {exc.reason}") from exc
-        except urllib.error.URLError as exc:
-            raise FetchError(f"{url}: {exc.reason}") from exc
-        except TimeoutError as exc:
-            raise FetchError(f"{url}: timed out after {self.timeout} s") from exc
-        logger.debug("%s: downloaded %d bytes", url, len(out))
-        if cached is not None:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(".part")
-            tmp.write_bytes(out)
-            tmp.replace(cached)
-        return out
+        return self.downloader.fetch(url, cap)
 
     def read_model_json(self) -> bytes:
         cap = self.max_json_bytes
@@ -490,22 +469,28 @@ class HttpSource(ModelSource):
 
 def open_source(src: PathLike, *, timeout: float = DEFAULT_TIMEOUT,
                 max_bytes: int = DEFAULT_MAX_BYTES,
-                cache_dir: Optional[PathLike] = None,
-                headers: Optional[Mapping[str, str]] = None) -> ModelSource:
-    """Turn what a user passed (folder, file, ``file://`` or ``http(s)://`` URL) into a source.
-    ``timeout``, ``max_bytes``, ``cache_dir`` and ``headers`` apply to URLs only."""
+                cache_dir: CacheOption = None,
+                headers: Optional[Mapping[str, str]] = None,
+                offline: Optional[bool] = None, progress: Optional[bool] = None,
+                from_tfhub: Optional[bool] = None,
+                retries: int = DEFAULT_RETRIES) -> ModelSource:
+    """Turn what a user passed (folder, file, ``file://``, ``http(s)://`` or ``hf://`` URL) into a
+    source. ``timeout``, ``max_bytes``, ``cache_dir``, ``headers``, ``offline``, ``progress``,
+    ``from_tfhub`` and ``retries`` apply to URLs only (see :mod:`torch_tfjs.io.net`)."""
     if isinstance(src, ModelSource):
         return src
     text = os.fspath(src)
     lowered = text.lower()
-    if lowered.startswith(("http://", "https://")):
+    if lowered.startswith(("http://", "https://", "hf://")):
         return HttpSource(text, timeout=timeout, max_bytes=max_bytes, cache_dir=cache_dir,
-                          headers=headers)
+                          headers=headers, offline=offline, progress=progress,
+                          from_tfhub=from_tfhub, retries=retries)
     if lowered.startswith("file://"):
         parts = urllib.parse.urlsplit(text)
         text = urllib.request.url2pathname(parts.path)
     elif _SCHEME_RE.match(text) and not re.match(r"^[A-Za-z]:[\\/]", text):
-        raise FetchError(f"{text}: unsupported URL scheme (use a path, file://, http:// or https://)")
+        raise FetchError(f"{text}: unsupported URL scheme (use a path, file://, http://, https:// "
+                         "or hf://)")
     path = Path(text)
     if path.is_dir():
         logger.debug("%s: a folder; reading its model.json", path)

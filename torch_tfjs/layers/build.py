@@ -18,6 +18,7 @@ from ..errors import (GraphError, LayerConfigError, ModelJSONError, UnsupportedL
 from ..io import ModelArtifact, read_artifact
 from .._loading import Device, check_dtype, place
 from .._log import logger
+from ..io.net import DEFAULT_RETRIES, CacheOption
 from ..io.sources import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, PathLike
 from .base import LayerSpec, WeightScope
 from .model import LayersModel
@@ -275,20 +276,29 @@ def _build_layers_model(artifact: ModelArtifact, *, strict: bool, device: Option
 
 def load_layers_model(src: PathLike, *, strict: bool = True, device: Optional[Device] = None,
                       dtype: Optional[torch.dtype] = None, timeout: float = DEFAULT_TIMEOUT,
-                      max_bytes: int = DEFAULT_MAX_BYTES, cache_dir: Optional[PathLike] = None,
-                      headers: Optional[Mapping[str, str]] = None) -> LayersModel:
+                      max_bytes: int = DEFAULT_MAX_BYTES, cache_dir: CacheOption = None,
+                      headers: Optional[Mapping[str, str]] = None,
+                      offline: Optional[bool] = None, progress: Optional[bool] = None,
+                      from_tfhub: Optional[bool] = None, retries: int = DEFAULT_RETRIES) -> LayersModel:
     """Load a tfjs LayersModel (folder, model.json path, ``file://`` or ``http(s)://`` URL) as a
     trainable torch module in eval mode.
 
     ``strict``: refuse manifest weights that no layer takes (``WeightMismatchError``).
     ``device`` / ``dtype``: where the parameters go and the floating-point dtype they (and float
     inputs) take: ``torch.float32`` (default), ``float16``, ``bfloat16`` or ``float64``.
-    URLs only: ``timeout`` (seconds per request), ``max_bytes`` (cap on each downloaded file),
-    ``cache_dir`` (keep downloads on disk), ``headers`` (extra HTTP request headers).
+    URLs only (see :mod:`torch_tfjs.io.net`): ``timeout`` (seconds per request),
+    ``max_bytes`` (cap on each downloaded file), ``cache_dir`` (the download cache's folder; default
+    ``$TORCH_TFJS_CACHE``, ``$XDG_CACHE_HOME/torch_tfjs`` or ``~/.cache/torch_tfjs``; ``False``: no
+    cache), ``headers`` (extra HTTP request headers, sent with every request), ``offline`` (the
+    cache alone; default ``$TORCH_TFJS_OFFLINE``), ``progress`` (a progress bar on stderr for large
+    downloads; ``None``: when stderr is a terminal), ``from_tfhub`` (a TF Hub / Kaggle handle:
+    ``<url>/model.json?tfjs-format=file``; ``None``: detected from the host), ``retries`` (tries
+    again after connection errors, 5xx and 429, with exponential back-off).
     """
     check_dtype(dtype)
     artifact = read_artifact(src, timeout=timeout, max_bytes=max_bytes, cache_dir=cache_dir,
-                             headers=headers)
+                             headers=headers, offline=offline,
+                             progress=progress, from_tfhub=from_tfhub, retries=retries)
     if not artifact.is_layers_model:
         raise ModelJSONError(f"{artifact.source}: format is '{artifact.format}', not a LayersModel "
                              "(use torch_tfjs.load_graph_model or torch_tfjs.load)")
