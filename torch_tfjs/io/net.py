@@ -43,9 +43,9 @@ from typing import IO, Any, Dict, Mapping, Optional, Tuple, Union
 from .._log import logger
 from ..errors import FetchError
 
-PathLike = Union[str, "os.PathLike[str]"]
+PathLike = Union[str, os.PathLike[str]]
 #: ``cache_dir`` option: a folder, ``None`` (the default cache), ``True`` (same) or ``False`` (none).
-CacheOption = Union[str, "os.PathLike[str]", bool, None]
+CacheOption = Union[str, os.PathLike[str], bool, None]
 
 CACHE_ENV = "TORCH_TFJS_CACHE"
 OFFLINE_ENV = "TORCH_TFJS_OFFLINE"
