@@ -87,7 +87,8 @@ def _shard_problems(artifact: ModelArtifact, src: PathLike, read_options: Mappin
     read; URL shards and gzip-served ones, whose size is known only once read, are not checked)."""
     from .io.sources import open_source
 
-    options = {k: v for k, v in read_options.items() if k in ("timeout", "max_bytes", "cache_dir")}
+    url_options = ("timeout", "max_bytes", "cache_dir", "headers", "offline", "from_tfhub", "retries")
+    options = {k: v for k, v in read_options.items() if k in url_options}
     source = open_source(src, **options)
     problems: List[str] = []
     for gi, group in enumerate(artifact.weight_groups):
