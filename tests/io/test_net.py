@@ -36,6 +36,7 @@ class Site:
         self.files: Dict[str, bytes] = {}
         self.fail: Dict[str, List[Tuple[int, Optional[str]]]] = {}  # path -> (status, Retry-After)
         self.truncate: set = set()
+        self.redirect: Dict[str, str] = {}  # path -> Location
         self.require_query: Optional[str] = None  # TF Hub: files exist only with ?tfjs-format=file
         self.chunk_delay = 0.0
         self.log: List[Tuple[str, Dict[str, str], int]] = []
@@ -83,6 +84,9 @@ def _handler(site: Site):
             if failure is not None:
                 status, retry_after = failure
                 self._reply(status, {"Retry-After": retry_after} if retry_after else {}, b"busy")
+                return
+            if parts.path in site.redirect:
+                self._reply(302, {"Location": site.redirect[parts.path]})
                 return
             body = site.files.get(parts.path)
             if body is None or (site.require_query and site.require_query not in parts.query.split("&")):
@@ -201,6 +205,26 @@ def test_hf_hub_layout_token_and_headers_on_every_request(site, monkeypatch):
         assert headers["Authorization"] == "Bearer hf_t0k" and headers["X-Extra"] == "1"
     with pytest.raises(FetchError, match=r"resolve/main/web/model\.json: HTTP 404"):
         read_artifact("hf://owner/repo/web/model.json")
+
+
+def test_authorization_is_not_sent_to_another_host_on_redirect(site, monkeypatch):
+    values = _publish(site, "/o/r/resolve/main")
+    port = site.base.rsplit(":", 1)[1]
+    # the shard redirects to a "CDN": the same server under another host name (still loopback)
+    site.files["/cdn/shard1"] = site.files["/o/r/resolve/main/group1-shard1of2.bin"]
+    site.redirect["/o/r/resolve/main/group1-shard1of2.bin"] = f"http://localhost:{port}/cdn/shard1"
+    site.redirect["/o/r/resolve/main/group1-shard2of2.bin"] = "/o/r/resolve/main/moved2"
+    site.files["/o/r/resolve/main/moved2"] = site.files["/o/r/resolve/main/group1-shard2of2.bin"]
+    monkeypatch.setenv("HF_ENDPOINT", site.base)
+    monkeypatch.setenv("HF_TOKEN", "hf_t0k")
+    art = read_artifact("hf://o/r", cache_dir=False)
+    assert np.array_equal(art.weights["w"], values)
+    auth = {path: headers.get("Authorization") for path, headers, _ in site.log}
+    assert auth == {"/o/r/resolve/main/model.json": "Bearer hf_t0k",
+                    "/o/r/resolve/main/group1-shard1of2.bin": "Bearer hf_t0k",
+                    "/cdn/shard1": None,  # another host: no token
+                    "/o/r/resolve/main/group1-shard2of2.bin": "Bearer hf_t0k",
+                    "/o/r/resolve/main/moved2": "Bearer hf_t0k"}  # same host: kept
 
 
 # --- the cache ------------------------------------------------------------------------------------

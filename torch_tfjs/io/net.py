@@ -214,6 +214,23 @@ def _human(n: float) -> str:
 
 
 # --- the downloader -------------------------------------------------------------------------------
+class _RedirectHandler(urllib.request.HTTPRedirectHandler):
+    """Follows redirects, but never sends the ``Authorization`` header to another host (a Hugging
+    Face token stays with huggingface.co when a file redirects to a CDN)."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str,
+                         headers: Any, newurl: str) -> Optional[urllib.request.Request]:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and (urllib.parse.urlsplit(newurl).netloc.lower()
+                                != urllib.parse.urlsplit(req.full_url).netloc.lower()):
+            for name in [k for k in new.headers if k.lower() == "authorization"]:
+                del new.headers[name]
+        return new
+
+
+_OPENER = urllib.request.build_opener(_RedirectHandler)
+
+
 class _Retryable(Exception):
     def __init__(self, message: str, delay: Optional[float] = None):
         super().__init__(message)
@@ -321,7 +338,7 @@ class Downloader:
         another try may fix (connection errors, 5xx, 429)."""
         request = urllib.request.Request(url, headers={**self.headers, **conditional})
         try:
-            resp = urllib.request.urlopen(request, timeout=self.timeout)
+            resp = _OPENER.open(request, timeout=self.timeout)
         except urllib.error.HTTPError as exc:
             exc.close()
             if exc.code == 304 and conditional:
