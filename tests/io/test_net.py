@@ -402,6 +402,16 @@ def test_interrupted_download_leaves_no_partial_file(site, tmp_path, monkeypatch
     assert _cache_files(tmp_path) == []
 
 
+def test_stale_temporary_files_are_swept(site, tmp_path):
+    _publish(site, "/m")
+    old, young = tmp_path / ".abc.x.part", tmp_path / ".def.y.part"
+    old.write_bytes(b"left by a killed process")
+    young.write_bytes(b"a download in progress")
+    os.utime(old, (time.time() - 2 * net.STALE_PART_AGE,) * 2)
+    read_artifact(f"{site.base}/m/model.json", cache_dir=tmp_path)
+    assert not old.exists() and young.exists()
+
+
 # --- retries --------------------------------------------------------------------------------------
 def test_retries_after_5xx_and_429_then_succeeds(site, tmp_path):
     values = _publish(site, "/m")

@@ -31,6 +31,7 @@ import http.client
 import json
 import os
 import re
+import ssl
 import sys
 import tempfile
 import time
@@ -58,6 +59,8 @@ DEFAULT_RETRIES = 3
 BACKOFF_BASE = 0.5
 #: Cap on a server's ``Retry-After`` (seconds) and on any back-off delay.
 MAX_RETRY_DELAY = 10.0
+#: A temporary download file older than this (seconds) was left by a killed process: removed.
+STALE_PART_AGE = 24 * 3600
 #: Downloads at least this large get a progress bar (when ``progress`` allows one).
 PROGRESS_MIN_BYTES = 4 * 1024**2
 _CHUNK = 1 << 20
@@ -252,6 +255,7 @@ class Downloader:
         if retries < 0:
             raise FetchError(f"retries must be >= 0, got {retries}")
         self.retries = retries
+        self._swept = False
 
     # cache entries
     def cache_paths(self, url: str) -> Tuple[Path, Path]:
@@ -348,6 +352,8 @@ class Downloader:
                                  _retry_after(exc.headers.get("Retry-After"))) from exc
             raise FetchError(f"{url}: HTTP {exc.code} {exc.reason}") from exc
         except urllib.error.URLError as exc:
+            if isinstance(exc.reason, ssl.SSLCertVerificationError):  # another try cannot help
+                raise FetchError(f"{url}: {exc.reason}") from exc
             raise _Retryable(str(exc.reason)) from exc
         except (TimeoutError, OSError, http.client.HTTPException) as exc:
             raise _Retryable(f"timed out after {self.timeout} s" if isinstance(exc, TimeoutError)
@@ -364,6 +370,7 @@ class Downloader:
         if self.cache_dir is not None:
             try:
                 self.cache_dir.mkdir(parents=True, exist_ok=True)
+                self._sweep()
                 key = self.cache_paths(url)[0].name
                 tmp = tempfile.NamedTemporaryFile(dir=self.cache_dir, prefix=f".{key}.",
                                                   suffix=".part", delete=False)
@@ -407,6 +414,20 @@ class Downloader:
                 _unlink(Path(tmp.name))
         logger.debug("%s: downloaded %d bytes", url, len(out))
         return out
+
+    def _sweep(self) -> None:
+        """Once per load: remove temporary files that a killed process left (older than
+        :data:`STALE_PART_AGE`; a younger one may belong to a download in progress)."""
+        if self._swept or self.cache_dir is None:
+            return
+        self._swept = True
+        cutoff = time.time() - STALE_PART_AGE
+        for path in self.cache_dir.glob(".*.part"):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+            except OSError:
+                pass
 
     def _commit(self, url: str, tmp: Path, resp: Any, size: int) -> None:
         """Rename the downloaded file into place, then write its sidecar the same way."""
