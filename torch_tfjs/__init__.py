@@ -29,7 +29,8 @@ __version__ = "0.1.0"
 def load(src: PathLike, *, strict: bool = True, device: Optional[Device] = None,
          dtype: Optional[torch.dtype] = None, timeout: float = DEFAULT_TIMEOUT,
          max_bytes: int = DEFAULT_MAX_BYTES, cache_dir: Optional[PathLike] = None,
-         headers: Optional[Mapping[str, str]] = None) -> Union[LayersModel, GraphModel]:
+         headers: Optional[Mapping[str, str]] = None,
+         max_json_bytes: Optional[int] = None) -> Union[LayersModel, GraphModel]:
     """Load a tfjs artifact, detecting its format: a :class:`LayersModel` for
     ``layers-model``, a :class:`GraphModel` for ``graph-model``.
 
@@ -40,11 +41,13 @@ def load(src: PathLike, *, strict: bool = True, device: Optional[Device] = None,
     inputs) take: ``torch.float32`` (default), ``float16``, ``bfloat16`` or ``float64``.
     URLs only: ``timeout`` (seconds per request), ``max_bytes`` (cap on each downloaded file),
     ``cache_dir`` (keep downloads on disk), ``headers`` (extra HTTP request headers).
+    ``max_json_bytes``: the largest model.json accepted, after gunzip (default 256 MiB, or
+    ``TORCH_TFJS_MAX_JSON_BYTES``).
     """
     from ._loading import check_dtype
     check_dtype(dtype)
     artifact = read_artifact(src, timeout=timeout, max_bytes=max_bytes, cache_dir=cache_dir,
-                             headers=headers)
+                             headers=headers, max_json_bytes=max_json_bytes)
     if artifact.is_layers_model:
         from .layers.build import build_layers_model
         return build_layers_model(artifact, strict=strict, device=device, dtype=dtype)
@@ -55,12 +58,13 @@ def load(src: PathLike, *, strict: bool = True, device: Optional[Device] = None,
 def load_graph_model(src: PathLike, *, device: Optional[Device] = None,
                      dtype: Optional[torch.dtype] = None, timeout: float = DEFAULT_TIMEOUT,
                      max_bytes: int = DEFAULT_MAX_BYTES, cache_dir: Optional[PathLike] = None,
-                     headers: Optional[Mapping[str, str]] = None) -> GraphModel:
+                     headers: Optional[Mapping[str, str]] = None,
+                     max_json_bytes: Optional[int] = None) -> GraphModel:
     """Load a tfjs GraphModel as a module wrapping a ``torch.fx.GraphModule`` (options as
     :func:`load`)."""
     from .graph import load_graph_model as _load
     return _load(src, device=device, dtype=dtype, timeout=timeout, max_bytes=max_bytes,
-                 cache_dir=cache_dir, headers=headers)
+                 cache_dir=cache_dir, headers=headers, max_json_bytes=max_json_bytes)
 
 
 def __getattr__(name: str) -> Any:

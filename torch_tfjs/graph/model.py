@@ -398,7 +398,8 @@ def run_initializer(artifact: ModelArtifact, importer: GraphImporter) -> Dict[in
 def load_graph_model(src: PathLike, *, device: Optional[Device] = None,
                      dtype: Optional[torch.dtype] = None, timeout: float = DEFAULT_TIMEOUT,
                      max_bytes: int = DEFAULT_MAX_BYTES, cache_dir: Optional[PathLike] = None,
-                     headers: Optional[Mapping[str, str]] = None) -> GraphModel:
+                     headers: Optional[Mapping[str, str]] = None,
+                     max_json_bytes: Optional[int] = None) -> GraphModel:
     """Load a tfjs GraphModel (folder, model.json, ``file://`` or ``http(s)://`` URL) as a
     module wrapping a ``torch.fx.GraphModule``, in eval mode.
 
@@ -406,10 +407,12 @@ def load_graph_model(src: PathLike, *, device: Optional[Device] = None,
     inputs) take: ``torch.float32`` (default), ``float16``, ``bfloat16`` or ``float64``.
     URLs only: ``timeout`` (seconds per request), ``max_bytes`` (cap on each downloaded file),
     ``cache_dir`` (keep downloads on disk), ``headers`` (extra HTTP request headers).
+    ``max_json_bytes``: the largest model.json accepted, after gunzip (default 256 MiB, or
+    ``TORCH_TFJS_MAX_JSON_BYTES``).
     """
     check_dtype(dtype)
     artifact = read_artifact(src, timeout=timeout, max_bytes=max_bytes, cache_dir=cache_dir,
-                             headers=headers)
+                             headers=headers, max_json_bytes=max_json_bytes)
     if not artifact.is_graph_model:
         raise ModelJSONError(f"{artifact.source}: format is '{artifact.format}', not a GraphModel "
                              "(use torch_tfjs.load_layers_model or torch_tfjs.load)")

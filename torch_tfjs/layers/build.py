@@ -276,7 +276,8 @@ def _build_layers_model(artifact: ModelArtifact, *, strict: bool, device: Option
 def load_layers_model(src: PathLike, *, strict: bool = True, device: Optional[Device] = None,
                       dtype: Optional[torch.dtype] = None, timeout: float = DEFAULT_TIMEOUT,
                       max_bytes: int = DEFAULT_MAX_BYTES, cache_dir: Optional[PathLike] = None,
-                      headers: Optional[Mapping[str, str]] = None) -> LayersModel:
+                      headers: Optional[Mapping[str, str]] = None,
+                      max_json_bytes: Optional[int] = None) -> LayersModel:
     """Load a tfjs LayersModel (folder, model.json path, ``file://`` or ``http(s)://`` URL) as a
     trainable torch module in eval mode.
 
@@ -285,10 +286,12 @@ def load_layers_model(src: PathLike, *, strict: bool = True, device: Optional[De
     inputs) take: ``torch.float32`` (default), ``float16``, ``bfloat16`` or ``float64``.
     URLs only: ``timeout`` (seconds per request), ``max_bytes`` (cap on each downloaded file),
     ``cache_dir`` (keep downloads on disk), ``headers`` (extra HTTP request headers).
+    ``max_json_bytes``: the largest model.json accepted, after gunzip (default 256 MiB, or
+    ``TORCH_TFJS_MAX_JSON_BYTES``).
     """
     check_dtype(dtype)
     artifact = read_artifact(src, timeout=timeout, max_bytes=max_bytes, cache_dir=cache_dir,
-                             headers=headers)
+                             headers=headers, max_json_bytes=max_json_bytes)
     if not artifact.is_layers_model:
         raise ModelJSONError(f"{artifact.source}: format is '{artifact.format}', not a LayersModel "
                              "(use torch_tfjs.load_graph_model or torch_tfjs.load)")
