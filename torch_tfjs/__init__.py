@@ -32,7 +32,8 @@ def load(src: PathLike, *, strict: bool = True, device: Optional[Device] = None,
          max_bytes: int = DEFAULT_MAX_BYTES, cache_dir: CacheOption = None,
          headers: Optional[Mapping[str, str]] = None,
          offline: Optional[bool] = None, progress: Optional[bool] = None,
-         from_tfhub: Optional[bool] = None, retries: int = DEFAULT_RETRIES) -> Union[LayersModel, GraphModel]:
+         from_tfhub: Optional[bool] = None, retries: int = DEFAULT_RETRIES,
+         max_json_bytes: Optional[int] = None) -> Union[LayersModel, GraphModel]:
     """Load a tfjs artifact, detecting its format: a :class:`LayersModel` for
     ``layers-model``, a :class:`GraphModel` for ``graph-model``.
 
@@ -50,12 +51,15 @@ def load(src: PathLike, *, strict: bool = True, device: Optional[Device] = None,
     downloads; ``None``: when stderr is a terminal), ``from_tfhub`` (a TF Hub / Kaggle handle:
     ``<url>/model.json?tfjs-format=file``; ``None``: detected from the host), ``retries`` (tries
     again after connection errors, 5xx and 429, with exponential back-off).
+    ``max_json_bytes``: the largest model.json accepted, after gunzip (default 256 MiB, or
+    ``TORCH_TFJS_MAX_JSON_BYTES``).
     """
     from ._loading import check_dtype
     check_dtype(dtype)
     artifact = read_artifact(src, timeout=timeout, max_bytes=max_bytes, cache_dir=cache_dir,
                              headers=headers, offline=offline,
-                             progress=progress, from_tfhub=from_tfhub, retries=retries)
+                             progress=progress, from_tfhub=from_tfhub, retries=retries,
+                             max_json_bytes=max_json_bytes)
     if artifact.is_layers_model:
         from .layers.build import build_layers_model
         return build_layers_model(artifact, strict=strict, device=device, dtype=dtype)
@@ -68,13 +72,15 @@ def load_graph_model(src: PathLike, *, device: Optional[Device] = None,
                      max_bytes: int = DEFAULT_MAX_BYTES, cache_dir: CacheOption = None,
                      headers: Optional[Mapping[str, str]] = None,
                      offline: Optional[bool] = None, progress: Optional[bool] = None,
-                     from_tfhub: Optional[bool] = None, retries: int = DEFAULT_RETRIES) -> GraphModel:
+                     from_tfhub: Optional[bool] = None, retries: int = DEFAULT_RETRIES,
+                     max_json_bytes: Optional[int] = None) -> GraphModel:
     """Load a tfjs GraphModel as a module wrapping a ``torch.fx.GraphModule`` (options as
     :func:`load`)."""
     from .graph import load_graph_model as _load
     return _load(src, device=device, dtype=dtype, timeout=timeout, max_bytes=max_bytes,
                  cache_dir=cache_dir, headers=headers, offline=offline,
-                 progress=progress, from_tfhub=from_tfhub, retries=retries)
+                 progress=progress, from_tfhub=from_tfhub, retries=retries,
+                 max_json_bytes=max_json_bytes)
 
 
 def __getattr__(name: str) -> Any:

@@ -335,3 +335,12 @@ def test_truncated_group_names_the_weight_cut_short(tmp_path, gz):
         pieces = [gzip.compress(p) for p in pieces]
     with pytest.raises(ShardSizeError, match=r"group1-shard2of2\.bin.*weight 'b2'"):
         read_artifact(write_model(tmp_path, specs, pieces))
+
+
+def test_bare_weights_manifest_is_named_as_such(tmp_path):
+    # face-api.js ships `<net>-weights_manifest.json`: weight groups only, the network in code.
+    path = tmp_path / "ssd_mobilenetv1_model-weights_manifest.json"
+    path.write_text(json.dumps([{"paths": ["ssd.bin"], "weights": [
+        {"name": "conv/filters", "shape": [3, 3, 3, 8], "dtype": "float32"}]}]))
+    with pytest.raises(ModelJSONError, match="bare weights manifest.*defined in the code"):
+        read_artifact(path)

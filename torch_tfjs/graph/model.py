@@ -401,7 +401,8 @@ def load_graph_model(src: PathLike, *, device: Optional[Device] = None,
                      max_bytes: int = DEFAULT_MAX_BYTES, cache_dir: CacheOption = None,
                      headers: Optional[Mapping[str, str]] = None,
                      offline: Optional[bool] = None, progress: Optional[bool] = None,
-                     from_tfhub: Optional[bool] = None, retries: int = DEFAULT_RETRIES) -> GraphModel:
+                     from_tfhub: Optional[bool] = None, retries: int = DEFAULT_RETRIES,
+                     max_json_bytes: Optional[int] = None) -> GraphModel:
     """Load a tfjs GraphModel (folder, model.json, ``file://`` or ``http(s)://`` URL) as a
     module wrapping a ``torch.fx.GraphModule``, in eval mode.
 
@@ -415,11 +416,14 @@ def load_graph_model(src: PathLike, *, device: Optional[Device] = None,
     downloads; ``None``: when stderr is a terminal), ``from_tfhub`` (a TF Hub / Kaggle handle:
     ``<url>/model.json?tfjs-format=file``; ``None``: detected from the host), ``retries`` (tries
     again after connection errors, 5xx and 429, with exponential back-off).
+    ``max_json_bytes``: the largest model.json accepted, after gunzip (default 256 MiB, or
+    ``TORCH_TFJS_MAX_JSON_BYTES``).
     """
     check_dtype(dtype)
     artifact = read_artifact(src, timeout=timeout, max_bytes=max_bytes, cache_dir=cache_dir,
                              headers=headers, offline=offline,
-                             progress=progress, from_tfhub=from_tfhub, retries=retries)
+                             progress=progress, from_tfhub=from_tfhub, retries=retries,
+                             max_json_bytes=max_json_bytes)
     if not artifact.is_graph_model:
         raise ModelJSONError(f"{artifact.source}: format is '{artifact.format}', not a GraphModel "
                              "(use torch_tfjs.load_layers_model or torch_tfjs.load)")

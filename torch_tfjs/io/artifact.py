@@ -90,6 +90,13 @@ def parse_model_json(data: bytes, where: str) -> Dict[str, Any]:
         raise ModelJSONError(f"{where}: not UTF-8 text ({exc})") from exc
     except json.JSONDecodeError as exc:
         raise ModelJSONError(f"{where}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    if isinstance(parsed, list) and parsed and all(
+            isinstance(g, dict) and "paths" in g and "weights" in g for g in parsed):
+        # face-api.js and pre-1.0 tfjs ship weights manifests whose network is defined in code
+        raise ModelJSONError(f"{where}: a bare weights manifest (weight groups only, no model "
+                             "topology): the network it belongs to is defined in the code that "
+                             "loads it, so there is no model to build; torch_tfjs needs a "
+                             "model.json with 'modelTopology' (a tfjs LayersModel or GraphModel)")
     if not isinstance(parsed, dict):
         raise ModelJSONError(f"{where}: top level must be a JSON object")
     if "modelTopology" not in parsed:
