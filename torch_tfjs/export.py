@@ -78,6 +78,19 @@ def _manifest_specs(raw: Dict[str, Any]) -> List[Any]:
     return [spec for group in groups for spec in group.specs]
 
 
+def source_quantization(raw: Dict[str, Any]) -> Dict[str, Optional[Dict[str, Any]]]:
+    """Manifest weight name → its ``quantization`` entry as read (``None``: unquantized)."""
+    out: Dict[str, Optional[Dict[str, Any]]] = {}
+    for spec in _manifest_specs(raw):
+        out.setdefault(spec.name, dict(spec.quantization) if spec.quantization else None)
+    return out
+
+
+def _resolve_quantize(quantize: Optional[str], raw: Dict[str, Any]) -> Any:
+    """``"source"`` → each weight's own quantization; other values as given."""
+    return source_quantization(raw) if quantize == "source" else quantize
+
+
 def layers_weights(model: nn.Module) -> List[Tuple[str, np.ndarray]]:
     """The LayersModel's current weights ``(manifest name, Keras-layout array)`` in the original
     manifest's order and dtypes (weights no layer took, with ``strict=False``, unchanged)."""
@@ -165,8 +178,9 @@ def save_layers_model(model: nn.Module, folder: PathLike, *, quantize: Optional[
     convertedBy, trainingConfig kept) and the model's *current* weights (so fine-tuned values)
     under the original manifest names and order.
 
-    ``quantize``: None, ``"uint8"``, ``"uint16"`` or ``"float16"`` (as the tensorflowjs
-    converter; float32 weights only). ``shard_size``: bytes per shard (default 4 MiB).
+    ``quantize``: None (float32), ``"uint8"``, ``"uint16"`` or ``"float16"`` (as the tensorflowjs
+    converter; float32 weights only), or ``"source"``: each weight as it was read (uint8 /
+    uint16 re-quantized from its current values, float16, or unquantized). ``shard_size``: bytes per shard (default 4 MiB).
     ``include_optimizer=True`` also writes ``optimizer``'s state (torch Adam or SGD) as tfjs
     optimizer weights (torch Adam / SGD, or any :mod:`torch_tfjs.training` optimizer); it raises
     :class:`~torch_tfjs.errors.ExportError` when ``optimizer`` is not given. Returns the model.json written.
@@ -180,7 +194,8 @@ def save_layers_model(model: nn.Module, folder: PathLike, *, quantize: Optional[
         if optimizer is None:
             raise ExportError("include_optimizer=True needs the torch optimizer: pass optimizer=")
         named += optimizer_weights(model, optimizer)
-    return write_artifact(folder, raw, named, quantize=quantize, shard_size=shard_size)
+    return write_artifact(folder, raw, named, quantize=_resolve_quantize(quantize, raw),
+                          shard_size=shard_size)
 
 
 # --------------------------------------------------------------------------------------------
@@ -250,7 +265,8 @@ def save_graph_model(model: nn.Module, folder: PathLike, *, quantize: Optional[s
         raise ExportError(f"save_graph_model needs a GraphModel, got {type(model).__name__} "
                           "(use save_layers_model for layers models)")
     raw = model._importer.artifact.raw
-    return write_artifact(folder, raw, graph_weights(model), quantize=quantize, shard_size=shard_size)
+    return write_artifact(folder, raw, graph_weights(model), quantize=_resolve_quantize(quantize, raw),
+                          shard_size=shard_size)
 
 
 def save_model(model: nn.Module, folder: PathLike, **options: Any) -> Dict[str, Any]:
