@@ -193,6 +193,64 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _image_input(path: str, size: Optional[int]) -> Any:
+    """An image file as a float32 [1, H, W, 3] array of 0..255 values (needs Pillow)."""
+    import numpy as np
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ExportError("--image needs Pillow: pip install Pillow (or pass the array with "
+                          "--inputs x.npy)") from None
+    image = Image.open(path).convert("RGB")
+    if size:
+        image = image.resize((size, size), Image.BILINEAR)
+    return np.asarray(image, dtype=np.float32)[None]
+
+
+def _summary(name: str, value: Any) -> List[str]:
+    """Shape, dtype, min/max/mean, and the top 5 of a classifier-shaped [N, K] output."""
+    import numpy as np
+    array = np.asarray(value)
+    lines = [f"{name}: shape {list(array.shape)} {array.dtype}"]
+    if array.size and array.dtype.kind in "fiub":
+        as_float = array.astype(np.float64)
+        lines[0] += (f"  min {as_float.min():.6g}  max {as_float.max():.6g}  "
+                     f"mean {as_float.mean():.6g}")
+        if array.ndim == 2 and array.shape[1] >= 2:
+            for row in range(min(array.shape[0], 4)):
+                top = np.argsort(-as_float[row], kind="stable")[:5]
+                lines.append(f"  row {row} top-5: " + ", ".join(f"{i}: {as_float[row, i]:.5g}" for i in top))
+    return lines
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    """Run SRC on .npy inputs (or an image) and print / save its outputs."""
+    import numpy as np
+
+    from . import load
+
+    model = load(args.src)
+    inputs = [np.load(f, allow_pickle=False) for f in args.inputs or []]
+    if args.image:
+        inputs.append(_image_input(args.image, args.size))
+    if not inputs:
+        raise ExportError("give the model's inputs: --inputs a.npy [b.npy ...] or --image FILE")
+    out = model.predict(*inputs)
+    names = model.signature.output_names
+    if isinstance(out, dict):
+        named = list(out.items())
+    else:
+        outs = out if isinstance(out, list) else [out]
+        named = [(names[i] if i < len(names) else f"output_{i}", o) for i, o in enumerate(outs)]
+    for name, value in named:
+        print("\n".join(_summary(name, value)))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        np.savez(args.out, **{name: np.asarray(v) for name, v in named})
+        print(f"wrote {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="torch-tfjs",
@@ -236,6 +294,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE, metavar="BYTES",
                    help=f"bytes per weight shard (folder output only; default {DEFAULT_SHARD_SIZE})")
     p.set_defaults(func=_cmd_convert)
+    p = sub.add_parser(
+        "run", help="run a model on .npy inputs (or an image) and print / save its outputs",
+        description="Run SRC on the inputs (model.predict) and print each output's name, shape, "
+                    "min / max / mean, and the top-5 indices and values of a classifier-shaped "
+                    "[N, K] output. --image (needs Pillow) adds an RGB image as a float32 "
+                    "[1, H, W, 3] array of 0..255 values, resized to --size when given.")
+    p.add_argument("src", help="folder with model.json, a model.json path, file:// or http(s):// URL")
+    p.add_argument("--inputs", nargs="+", metavar="NPY", help="input arrays in the model's input order")
+    p.add_argument("--image", metavar="FILE", help="an image file as the (last) input (needs Pillow)")
+    p.add_argument("--size", type=int, metavar="PIXELS", help="resize --image to PIXELS x PIXELS")
+    p.add_argument("--out", metavar="NPZ", help="save the outputs by name to this .npz")
+    p.set_defaults(func=_cmd_run)
     p = sub.add_parser(
         "verify", help="run a model on .npy inputs and compare with expected .npy outputs",
         description="Run SRC (a tfjs artifact, or a .pt / .pt2 file written by convert) on the "
