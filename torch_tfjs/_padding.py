@@ -33,12 +33,21 @@ def split_symmetric(pads: Sequence[Tuple[int, int]]) -> Tuple[List[int], List[in
     and the remainder for ``F.pad`` (in F.pad order: last axis first).
 
     Returns ``(symmetric, f_pad)``; ``f_pad`` is all zeros when no explicit pad is needed.
+    Symbolic sizes (``torch.export`` with dynamic shapes) put every pad in ``f_pad``: one
+    branch-free program for all sizes, not one guarded on the split of the example's size.
     """
+    if any(not isinstance(v, int) for pair in pads for v in pair):
+        return [0] * len(pads), [v for b, a in reversed(list(pads)) for v in (b, a)]
     symmetric = [min(b, a) for b, a in pads]
     f_pad: List[int] = []
     for (b, a), s in reversed(list(zip(pads, symmetric))):
         f_pad.extend([b - s, a - s])
     return symmetric, f_pad
+
+
+def needs_pad(f_pad: Sequence[Any]) -> bool:
+    """Whether ``split_symmetric``'s ``f_pad`` must be applied (always, when symbolic)."""
+    return any(not isinstance(v, int) or v for v in f_pad)
 
 
 def conv_output_size(size: int, kernel: int, stride: int, dilation: int, padding: str) -> int:
@@ -59,7 +68,7 @@ def tf_conv(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
         kernel = weight.shape[2:]
         pads = same_pads_nd(x.shape[2:], kernel, strides, dilation)
         symmetric, extra = split_symmetric(pads)
-        if any(extra):
+        if needs_pad(extra):
             x = F.pad(x, extra)
         pad = tuple(symmetric)
     elif padding == "causal":  # Conv1D only: all padding on the left
@@ -77,7 +86,7 @@ def tf_max_pool(x: torch.Tensor, rank: int, kernel, strides, padding: str) -> to
     if padding == "same":
         pads = same_pads_nd(x.shape[2:], kernel, strides, [1] * rank)
         pad, extra = split_symmetric(pads)
-        if any(extra):
+        if needs_pad(extra):
             x = F.pad(x, extra, value=float("-inf"))
     return _MAX[rank](x, tuple(kernel), tuple(strides), tuple(pad))
 
@@ -96,7 +105,7 @@ def tf_avg_pool(x: torch.Tensor, rank: int, kernel, strides, padding: str) -> to
     # tfjs sweep: AveragePooling3D pool 4 on a depth-2 input), so such inputs take the
     # explicit-padding path below, whose padded input always holds a whole window.
     fits = rank != 3 or all(size >= k for size, k in zip(x.shape[2:], kernel))
-    if not any(extra) and fits:
+    if not needs_pad(extra) and fits:
         return _AVG[rank](x, tuple(kernel), tuple(strides), tuple(symmetric), count_include_pad=False)
     full: List[int] = []
     for before, after in reversed(pads):

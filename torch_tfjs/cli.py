@@ -7,9 +7,9 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
-from .errors import TfjsError
+from .errors import ExportError, TfjsError
 
 EXAMPLES = Path(__file__).parent / "examples"
 
@@ -56,6 +56,40 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _by_input(values: Optional[List[str]], names: List[str], what: str) -> Dict[str, List[int]]:
+    """``[NAME=]1,2,3`` options → ``{input name: ints}`` (NAME optional for one-input models)."""
+    out: Dict[str, List[int]] = {}
+    for value in values or []:
+        name, sep, numbers = value.rpartition("=")
+        if not sep:
+            if len(names) != 1:
+                raise ExportError(f"{what} {value!r}: name the input (NAME=...), the model takes {names}")
+            name = names[0]
+        if name not in names:
+            raise ExportError(f"{what} {value!r}: unknown input {name!r}; inputs: {names}")
+        try:
+            out[name] = [int(v) for v in numbers.split(",") if v.strip()]
+        except ValueError:
+            raise ExportError(f"{what} {value!r}: expected comma-separated integers") from None
+    return out
+
+
+def _export_inputs(model: Any, shapes: Dict[str, List[int]], batch: int, free: int) -> Any:
+    """Example zeros: the given shapes, the signature's defaults for the rest (None if none given)."""
+    from . import export
+
+    if not shapes:
+        return None
+    defaults = export.example_inputs(model, batch, free)
+    return [torch_zeros(shapes[spec.name], d.dtype) if spec.name in shapes else d
+            for spec, d in zip(model.signature.inputs, defaults)]
+
+
+def torch_zeros(shape: List[int], dtype: Any) -> Any:
+    import torch
+    return torch.zeros(shape, dtype=dtype)
+
+
 def _cmd_convert(args: argparse.Namespace) -> int:
     """Load SRC and write OUT: .safetensors, .pt (TorchScript), .pt2 (torch.export) or a folder."""
     from . import export, load
@@ -63,26 +97,44 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     model = load(args.src)
     out = Path(args.out)
     suffix = out.suffix.lower()
+    names = model.signature.input_names if hasattr(model, "signature") else []
+    shapes = _by_input(args.input_shape, names, "--input-shape")
+    dynamic = _by_input(args.dynamic, names, "--dynamic") if args.dynamic is not None else None
     if suffix == ".safetensors":
         export.save_safetensors(model, out)
         what = "safetensors"
     elif suffix == ".pt":
         out.parent.mkdir(parents=True, exist_ok=True)
-        export.save_torchscript(model, out)
+        export.save_torchscript(model, out, _export_inputs(model, shapes, 1, 1))
         what = "TorchScript (torch.jit.trace)"
     elif suffix == ".pt2":
         out.parent.mkdir(parents=True, exist_ok=True)
-        export.save_exported(model, out)
-        what = "torch.export program"
+        program = export.save_exported(model, out, _export_inputs(
+            model, shapes, export.EXPORT_BATCH, export.EXPORT_FREE), dynamic)
+        what = "torch.export program, inputs " + ", ".join(
+            _program_shapes(program, names))
     else:
-        export.save_model(model, out, quantize=args.quantize, shard_size=args.shard_size)
-        what = f"tfjs {type(model).__name__} folder" + (f" ({args.quantize})" if args.quantize else "")
+        quantize = args.quantize or "source"
+        export.save_model(model, out, quantize=None if quantize == "none" else quantize,
+                          shard_size=args.shard_size)
+        what = f"tfjs {type(model).__name__} folder (weights: {quantize})"
     if suffix in (".safetensors", ".pt", ".pt2") and (args.quantize or
                                                      args.shard_size != export.DEFAULT_SHARD_SIZE):
         print("note: --quantize / --shard-size apply to tfjs folder output only; ignored",
               file=sys.stderr)
+    if suffix not in (".pt", ".pt2") and (args.input_shape or args.dynamic is not None):
+        print("note: --input-shape / --dynamic apply to .pt / .pt2 output only; ignored",
+              file=sys.stderr)
     print(f"wrote {out}: {what}")
     return 0
+
+
+def _program_shapes(program: Any, names: List[str]) -> List[str]:
+    """``name [s0, 32, 32, 3]`` per user input of an exported program (symbols = dynamic)."""
+    users = set(program.graph_signature.user_inputs)
+    nodes = [n for n in program.graph.nodes if n.op == "placeholder" and n.name in users]
+    return [f"{name} {[str(d) if not isinstance(d, int) else d for d in n.meta['val'].shape]}"
+            for name, n in zip(names, nodes) if hasattr(n.meta.get("val"), "shape")]
 
 
 def _load_any(src: str):  # type: ignore[no-untyped-def]
@@ -141,6 +193,64 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _image_input(path: str, size: Optional[int]) -> Any:
+    """An image file as a float32 [1, H, W, 3] array of 0..255 values (needs Pillow)."""
+    import numpy as np
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ExportError("--image needs Pillow: pip install Pillow (or pass the array with "
+                          "--inputs x.npy)") from None
+    image = Image.open(path).convert("RGB")
+    if size:
+        image = image.resize((size, size), Image.BILINEAR)
+    return np.asarray(image, dtype=np.float32)[None]
+
+
+def _summary(name: str, value: Any) -> List[str]:
+    """Shape, dtype, min/max/mean, and the top 5 of a classifier-shaped [N, K] output."""
+    import numpy as np
+    array = np.asarray(value)
+    lines = [f"{name}: shape {list(array.shape)} {array.dtype}"]
+    if array.size and array.dtype.kind in "fiub":
+        as_float = array.astype(np.float64)
+        lines[0] += (f"  min {as_float.min():.6g}  max {as_float.max():.6g}  "
+                     f"mean {as_float.mean():.6g}")
+        if array.ndim == 2 and array.shape[1] >= 2:
+            for row in range(min(array.shape[0], 4)):
+                top = np.argsort(-as_float[row], kind="stable")[:5]
+                lines.append(f"  row {row} top-5: " + ", ".join(f"{i}: {as_float[row, i]:.5g}" for i in top))
+    return lines
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    """Run SRC on .npy inputs (or an image) and print / save its outputs."""
+    import numpy as np
+
+    from . import load
+
+    model = load(args.src)
+    inputs = [np.load(f, allow_pickle=False) for f in args.inputs or []]
+    if args.image:
+        inputs.append(_image_input(args.image, args.size))
+    if not inputs:
+        raise ExportError("give the model's inputs: --inputs a.npy [b.npy ...] or --image FILE")
+    out = model.predict(*inputs)
+    names = model.signature.output_names
+    if isinstance(out, dict):
+        named = list(out.items())
+    else:
+        outs = out if isinstance(out, list) else [out]
+        named = [(names[i] if i < len(names) else f"output_{i}", o) for i, o in enumerate(outs)]
+    for name, value in named:
+        print("\n".join(_summary(name, value)))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        np.savez(args.out, **{name: np.asarray(v) for name, v in named})
+        print(f"wrote {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="torch-tfjs",
@@ -162,19 +272,40 @@ def build_parser() -> argparse.ArgumentParser:
                     "by manifest name, Keras / TF layout), '.pt' (TorchScript via torch.jit.trace), "
                     "'.pt2' (torch.export.export + torch.export.save), anything else a folder "
                     "holding a tfjs model.json + shards (layers or graph model, as SRC). .pt is "
-                    "traced on zero example inputs built from the model's input shapes: batch 1, "
-                    "unknown dimensions 1, int32 for integer inputs; shapes that steer control "
-                    "flow are fixed by that trace. .pt2 is exported on the same inputs with batch "
-                    "2 and a dynamic batch dimension where the model allows one.")
+                    "traced on zero inputs of --input-shape (default: the model's input shapes with "
+                    "batch 1 and unknown dimensions 1; int32 for integer inputs); shapes that steer "
+                    "control flow are fixed by that trace. .pt2 is exported on zeros of "
+                    "--input-shape (default batch 2, other unknown dimensions 32) with every "
+                    "unknown dimension dynamic (or the --dynamic axes); where torch cannot keep "
+                    "them dynamic it retries batch-only, then static, and warns what was pinned.")
     p.add_argument("src", help="folder with model.json, a model.json path, file:// or http(s):// URL")
     p.add_argument("out", help="output: *.safetensors, *.pt, *.pt2, or a folder")
     from .io.save import DEFAULT_SHARD_SIZE, QUANTIZE_CHOICES
-    p.add_argument("--quantize", choices=QUANTIZE_CHOICES, default=None,
-                   help="quantize float32 weights as the tensorflowjs converter does (folder output "
-                        "only)")
+    p.add_argument("--quantize", choices=("source", "none") + QUANTIZE_CHOICES, default=None,
+                   help="folder output: 'source' (default) writes each weight with the quantization "
+                        "it was read with, 'none' float32, or quantize float32 weights as the "
+                        "tensorflowjs converter does")
+    p.add_argument("--input-shape", action="append", metavar="[NAME=]1,224,224,3",
+                   help=".pt / .pt2: example input shape (repeat per input; NAME optional for "
+                        "one-input models). Default: batch 2 and free axes 32 for .pt2, 1 for .pt")
+    p.add_argument("--dynamic", action="append", metavar="[NAME=]0,1,2",
+                   help=".pt2: the axes of that input to keep dynamic (empty: static; inputs not "
+                        "named static). Default: every axis the model leaves free")
     p.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE, metavar="BYTES",
                    help=f"bytes per weight shard (folder output only; default {DEFAULT_SHARD_SIZE})")
     p.set_defaults(func=_cmd_convert)
+    p = sub.add_parser(
+        "run", help="run a model on .npy inputs (or an image) and print / save its outputs",
+        description="Run SRC on the inputs (model.predict) and print each output's name, shape, "
+                    "min / max / mean, and the top-5 indices and values of a classifier-shaped "
+                    "[N, K] output. --image (needs Pillow) adds an RGB image as a float32 "
+                    "[1, H, W, 3] array of 0..255 values, resized to --size when given.")
+    p.add_argument("src", help="folder with model.json, a model.json path, file:// or http(s):// URL")
+    p.add_argument("--inputs", nargs="+", metavar="NPY", help="input arrays in the model's input order")
+    p.add_argument("--image", metavar="FILE", help="an image file as the (last) input (needs Pillow)")
+    p.add_argument("--size", type=int, metavar="PIXELS", help="resize --image to PIXELS x PIXELS")
+    p.add_argument("--out", metavar="NPZ", help="save the outputs by name to this .npz")
+    p.set_defaults(func=_cmd_run)
     p = sub.add_parser(
         "verify", help="run a model on .npy inputs and compare with expected .npy outputs",
         description="Run SRC (a tfjs artifact, or a .pt / .pt2 file written by convert) on the "

@@ -13,8 +13,9 @@ quantization and sharding live in :mod:`torch_tfjs.io.save`.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -75,6 +76,19 @@ def _layers_json(model: nn.Module) -> Dict[str, Any]:
 def _manifest_specs(raw: Dict[str, Any]) -> List[Any]:
     groups = parse_manifest(raw.get("weightsManifest"), "model.json")
     return [spec for group in groups for spec in group.specs]
+
+
+def source_quantization(raw: Dict[str, Any]) -> Dict[str, Optional[Dict[str, Any]]]:
+    """Manifest weight name → its ``quantization`` entry as read (``None``: unquantized)."""
+    out: Dict[str, Optional[Dict[str, Any]]] = {}
+    for spec in _manifest_specs(raw):
+        out.setdefault(spec.name, dict(spec.quantization) if spec.quantization else None)
+    return out
+
+
+def _resolve_quantize(quantize: Optional[str], raw: Dict[str, Any]) -> Any:
+    """``"source"`` → each weight's own quantization; other values as given."""
+    return source_quantization(raw) if quantize == "source" else quantize
 
 
 def layers_weights(model: nn.Module) -> List[Tuple[str, np.ndarray]]:
@@ -164,8 +178,9 @@ def save_layers_model(model: nn.Module, folder: PathLike, *, quantize: Optional[
     convertedBy, trainingConfig kept) and the model's *current* weights (so fine-tuned values)
     under the original manifest names and order.
 
-    ``quantize``: None, ``"uint8"``, ``"uint16"`` or ``"float16"`` (as the tensorflowjs
-    converter; float32 weights only). ``shard_size``: bytes per shard (default 4 MiB).
+    ``quantize``: None (float32), ``"uint8"``, ``"uint16"`` or ``"float16"`` (as the tensorflowjs
+    converter; float32 weights only), or ``"source"``: each weight as it was read (uint8 /
+    uint16 re-quantized from its current values, float16, or unquantized). ``shard_size``: bytes per shard (default 4 MiB).
     ``include_optimizer=True`` also writes ``optimizer``'s state (torch Adam or SGD) as tfjs
     optimizer weights (torch Adam / SGD, or any :mod:`torch_tfjs.training` optimizer); it raises
     :class:`~torch_tfjs.errors.ExportError` when ``optimizer`` is not given. Returns the model.json written.
@@ -179,7 +194,8 @@ def save_layers_model(model: nn.Module, folder: PathLike, *, quantize: Optional[
         if optimizer is None:
             raise ExportError("include_optimizer=True needs the torch optimizer: pass optimizer=")
         named += optimizer_weights(model, optimizer)
-    return write_artifact(folder, raw, named, quantize=quantize, shard_size=shard_size)
+    return write_artifact(folder, raw, named, quantize=_resolve_quantize(quantize, raw),
+                          shard_size=shard_size)
 
 
 # --------------------------------------------------------------------------------------------
@@ -249,7 +265,8 @@ def save_graph_model(model: nn.Module, folder: PathLike, *, quantize: Optional[s
         raise ExportError(f"save_graph_model needs a GraphModel, got {type(model).__name__} "
                           "(use save_layers_model for layers models)")
     raw = model._importer.artifact.raw
-    return write_artifact(folder, raw, graph_weights(model), quantize=quantize, shard_size=shard_size)
+    return write_artifact(folder, raw, graph_weights(model), quantize=_resolve_quantize(quantize, raw),
+                          shard_size=shard_size)
 
 
 def save_model(model: nn.Module, folder: PathLike, **options: Any) -> Dict[str, Any]:
@@ -386,14 +403,14 @@ def load_safetensors(model: nn.Module, path: PathLike, *, strict: bool = True) -
 # TorchScript / torch.export
 # --------------------------------------------------------------------------------------------
 
-def example_inputs(model: nn.Module, batch: int = 1) -> Tuple[torch.Tensor, ...]:
-    """Zero inputs matching ``model.signature``: batch ``batch`` (1), other free dimensions 1;
-    int32 tensors for integer inputs, bool for bool, float32 otherwise."""
+def example_inputs(model: nn.Module, batch: int = 1, free: int = 1) -> Tuple[torch.Tensor, ...]:
+    """Zero inputs matching ``model.signature``: batch ``batch`` (1), other free dimensions
+    ``free`` (1); int32 tensors for integer inputs, bool for bool, float32 otherwise."""
     signature = getattr(model, "signature", None)
     if not isinstance(signature, Signature):
         raise ExportError(f"cannot build example inputs for {type(model).__name__}")
     try:
-        return signature.example_inputs(batch=batch)
+        return signature.example_inputs(batch=batch, free=free)
     except ModelInputError as exc:
         raise ExportError(str(exc)) from None
 
@@ -410,21 +427,125 @@ def save_torchscript(model: nn.Module, path: PathLike,
     traced.save(os.fspath(path))
 
 
-def save_exported(model: nn.Module, path: PathLike,
-                  inputs: Optional[Sequence[torch.Tensor]] = None) -> None:
-    """``torch.export.export`` the model (eval mode) and ``torch.export.save`` it.
+#: Example sizes for ``torch.export``: torch specialises sizes 0 and 1, so a free batch axis is
+#: traced at 2 and other free axes at 32 (a 1×1 image would pin the program to 1×1).
+EXPORT_BATCH = 2
+EXPORT_FREE = 32
 
-    Default inputs: :func:`example_inputs` with batch 2 and the batch dimension marked
-    ``Dim.AUTO`` (dynamic where the model allows it; torch specialises batch-1 examples, hence
-    2). Given ``inputs`` are exported with static shapes."""
-    model.eval()
-    if inputs is not None:
-        exported = torch.export.export(model, tuple(inputs))
+#: ``{input name: dynamic axes}``, or per input (in order) its dynamic axes.
+DynamicAxes = Union[Mapping[str, Sequence[int]], Sequence[Sequence[int]]]
+
+
+def _signature(model: nn.Module) -> Signature:
+    signature = getattr(model, "signature", None)
+    if not isinstance(signature, Signature):
+        raise ExportError(f"cannot export {type(model).__name__}: it has no model.signature")
+    return signature
+
+
+def _free_axes(signature: Signature) -> List[List[int]]:
+    return [sorted(axes) for axes in signature.free_dims()]
+
+
+def _dynamic_axes(signature: Signature, args: Sequence[torch.Tensor],
+                  dynamic_shapes: Optional[DynamicAxes]) -> List[List[int]]:
+    """Per input, the axes to export dynamic (``None``: every free axis of the signature)."""
+    if dynamic_shapes is None:
+        return _free_axes(signature)
+    names = signature.input_names
+    if isinstance(dynamic_shapes, Mapping):
+        unknown = [k for k in dynamic_shapes if k not in names]
+        if unknown:
+            raise ExportError(f"dynamic_shapes names unknown input(s) {unknown}; inputs: {names}")
+        per_input = [list(dynamic_shapes.get(n, ())) for n in names]
     else:
-        args = example_inputs(model, batch=2)
-        dynamic = tuple({0: torch.export.Dim.AUTO} if a.dim() else None for a in args)
+        per_input = [list(axes or ()) for axes in dynamic_shapes]
+        if len(per_input) != len(names):
+            raise ExportError(f"dynamic_shapes gives {len(per_input)} entries, the model takes "
+                              f"{len(names)} input(s) {names}")
+    out = []
+    for name, axes, arg in zip(names, per_input, args):
+        bad = [a for a in axes if not isinstance(a, int) or not 0 <= a < arg.dim()]
+        if bad:
+            raise ExportError(f"dynamic axes {bad} of input '{name}' are not axes of its "
+                              f"{arg.dim()}-D example (shape {list(arg.shape)})")
+        out.append(sorted(set(axes)))
+    return out
+
+
+def _widen(arg: torch.Tensor, axes: Sequence[int]) -> torch.Tensor:
+    """``arg`` with each dynamic axis of size 0 or 1 made 2 (torch would specialise it)."""
+    for axis in axes:
+        if arg.shape[axis] < 2:
+            arg = (torch.zeros_like(arg.narrow(axis, 0, 0)).expand(
+                *[2 if i == axis else s for i, s in enumerate(arg.shape)]).clone()
+                if arg.shape[axis] == 0 else torch.cat([arg, arg], dim=axis))
+    return arg
+
+
+def _pinned(program: Any, wanted: Sequence[Sequence[int]], names: Sequence[str]) -> List[str]:
+    """``name[axis]=size`` for each axis asked dynamic that the program holds static."""
+    placeholders = [n for n in program.graph.nodes if n.op == "placeholder"
+                    and n.name in set(program.graph_signature.user_inputs)]
+    out = []
+    for name, axes, node in zip(names, wanted, placeholders):
+        shape = getattr(node.meta.get("val"), "shape", None)
+        for axis in axes:
+            if shape is not None and isinstance(shape[axis], int):
+                out.append(f"{name}[{axis}]={shape[axis]}")
+    return out
+
+
+def export_program(model: nn.Module, inputs: Optional[Sequence[torch.Tensor]] = None,
+                   dynamic_shapes: Optional[DynamicAxes] = None) -> Any:
+    """``torch.export.export`` the model (eval mode) with dynamic axes; returns the program.
+
+    ``inputs``: example tensors (default zeros: batch 2, other free axes 32). ``dynamic_shapes``:
+    ``{input name: [axes]}`` or per input its axes (default: every axis the signature leaves
+    free; unnamed inputs static). Dynamic axes are ``Dim.AUTO``, so torch infers the
+    constraints the graph needs. When that export fails it retries with only the batch axis
+    dynamic, then static, and warns which axes were pinned (also when torch pinned one)."""
+    from torch.export import Dim
+
+    model.eval()
+    signature = _signature(model)
+    names = signature.input_names
+    args = tuple(inputs) if inputs is not None else example_inputs(model, EXPORT_BATCH, EXPORT_FREE)
+    if len(args) != len(names):
+        raise ExportError(f"{len(args)} example input(s) given, the model takes {len(names)} {names}")
+    wanted = _dynamic_axes(signature, args, dynamic_shapes)
+    args = tuple(_widen(a, axes) for a, axes in zip(args, wanted))
+    attempts = [wanted]
+    batch_only = [[a for a in axes if a == 0] for axes in wanted]
+    if batch_only != wanted:
+        attempts.append(batch_only)
+    if any(batch_only):
+        attempts.append([[] for _ in wanted])
+    failures: List[str] = []
+    for axes in attempts:
+        spec = tuple({a: Dim.AUTO for a in ax} or None for ax in axes)
         try:
-            exported = torch.export.export(model, args, dynamic_shapes=(dynamic,))  # forward(*args)
-        except Exception:  # the model pins its batch: export it static at batch 1
-            exported = torch.export.export(model, example_inputs(model))
-    torch.export.save(exported, os.fspath(path))
+            program = torch.export.export(model, args, dynamic_shapes=(spec,))  # forward(*args)
+        except Exception as exc:  # torch raises many kinds; reported below if all attempts fail
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            failures.append(f"dynamic axes {dict(zip(names, axes))}: {type(exc).__name__}: {first[:300]}")
+            continue
+        pinned = _pinned(program, wanted, names)
+        if pinned:
+            warnings.warn("torch.export: exported with static size(s) " + ", ".join(pinned)
+                          + " (these axes could not stay dynamic; the program accepts only that size)",
+                          stacklevel=2)
+        return program
+    raise ExportError(f"torch.export.export of {type(model).__name__} failed: " + "; ".join(failures))
+
+
+def save_exported(model: nn.Module, path: PathLike, inputs: Optional[Sequence[torch.Tensor]] = None,
+                  dynamic_shapes: Optional[DynamicAxes] = None) -> Any:
+    """:func:`export_program` and ``torch.export.save`` it to ``path``; returns the program."""
+    program = export_program(model, inputs, dynamic_shapes)
+    with warnings.catch_warnings():
+        if all(t.device.type == "cpu" for t in program.state_dict.values()):
+            # weights sharing storage (Keras views): harmless for CPU tensors, torch says so itself
+            warnings.filterwarnings("ignore", message="No complete tensor found in the group")
+        torch.export.save(program, os.fspath(path))
+    return program

@@ -103,3 +103,34 @@ def test_help_texts(capsys):
         assert word in text
     with pytest.raises(SystemExit):
         parser.parse_args(["convert", "a", "b", "--quantize", "int4"])
+
+
+@pytest.mark.parametrize("case_id", ["models/models/mobilenet_like", "models/graph_cnn"])
+def test_run_prints_and_saves(case_id, tmp_path, capsys):
+    folder, inputs, outputs = _case(case_id)
+    out = tmp_path / "out.npz"
+    assert main(["run", str(folder), "--inputs", *map(str, inputs), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "shape" in text and "mean" in text and f"wrote {out}" in text
+    saved = np.load(out)
+    assert len(saved.files) == len(outputs)
+    for key, file in zip(saved.files, outputs):
+        ref = np.load(file)
+        assert_matches(saved[key], ref, 1e-4, f"{case_id} run")
+        if ref.ndim == 2 and ref.shape[1] >= 2:
+            assert "top-5" in text and f"{int(np.argmax(ref[0]))}: " in text
+
+
+def test_run_image_needs_pillow_or_reads_it(tmp_path, capsys, monkeypatch):
+    folder, _, _ = _case("models/models/mobilenet_like")
+    import builtins
+    real_import = builtins.__import__
+
+    def no_pil(name, *args, **kwargs):
+        if name == "PIL" or name.startswith("PIL."):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pil)
+    assert main(["run", str(folder), "--image", str(tmp_path / "cat.jpg")]) == 2
+    assert "pip install Pillow" in capsys.readouterr().err

@@ -16,7 +16,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -28,6 +28,21 @@ DEFAULT_SHARD_SIZE = 4 * 1024 * 1024
 QUANTIZE_CHOICES = ("uint8", "uint16", "float16")
 
 NamedWeight = Union[Tuple[str, np.ndarray], Tuple[str, np.ndarray, str]]
+#: One quantization for every float32 weight, or one per weight name (``None``: float32; a
+#: manifest ``quantization`` entry: that dtype, keeping its ``min``/``scale`` when they still
+#: reproduce the values exactly, i.e. for weights unchanged since they were read).
+Quantize = Union[None, str, Mapping[str, Union[None, str, Dict[str, Any]]]]
+
+
+def _keep_source_range(array: np.ndarray, codes: np.ndarray, entry: Dict[str, Any],
+                       source: Dict[str, Any]) -> Dict[str, Any]:
+    """``entry`` with the source's ``min``/``scale`` when they decode ``codes`` to ``array``."""
+    if "scale" not in source or "min" not in source or "scale" not in entry:
+        return entry
+    decoded = (codes.astype(np.float64) * float(source["scale"]) + float(source["min"])).astype(np.float32)
+    if np.array_equal(decoded, array):
+        return dict(entry, min=source["min"], scale=source["scale"])
+    return entry
 
 
 def _affine_range(min_val: np.float64, max_val: np.float64, qmax: int) -> Tuple[Any, Any, Any]:
@@ -65,13 +80,17 @@ def quantize_array(data: np.ndarray, dtype: str) -> Tuple[np.ndarray, Dict[str, 
                    "original_dtype": "float32"}
 
 
-def encode_group(named: Sequence[NamedWeight], quantize: Optional[str] = None
+def encode_group(named: Sequence[NamedWeight], quantize: Quantize = None
                  ) -> Tuple[bytes, List[Dict[str, Any]]]:
     """The bytes of one manifest group and its ``weights`` entries (in the given order).
 
-    An entry may carry a third item, its manifest ``group`` label (``"optimizer"``)."""
-    if quantize is not None and quantize not in QUANTIZE_CHOICES:
-        raise WeightDTypeError(f"unknown quantization {quantize!r}; choose one of {QUANTIZE_CHOICES}")
+    An entry may carry a third item, its manifest ``group`` label (``"optimizer"``).
+    ``quantize`` may map weight names to their quantization (names not in it: float32)."""
+    per_name = quantize if isinstance(quantize, Mapping) else None
+    for q in (per_name.values() if per_name is not None else [quantize]):
+        q = q.get("dtype") if isinstance(q, dict) else q
+        if q is not None and q not in QUANTIZE_CHOICES:
+            raise WeightDTypeError(f"unknown quantization {q!r}; choose one of {QUANTIZE_CHOICES}")
     chunks: List[bytes] = []
     specs: List[Dict[str, Any]] = []
     seen = set()
@@ -85,8 +104,13 @@ def encode_group(named: Sequence[NamedWeight], quantize: Optional[str] = None
             array = array.astype(np.float32)
         elif array.dtype == np.int64:
             array = array.astype(np.int32)
-        if quantize is not None and array.dtype == np.float32 and array.size > 0:
-            codes, entry = quantize_array(array, quantize)
+        q = per_name.get(name) if per_name is not None else quantize
+        source = q if isinstance(q, dict) else None
+        q = source["dtype"] if source is not None else q
+        if q is not None and array.dtype == np.float32 and array.size > 0:
+            codes, entry = quantize_array(array, q)
+            if source is not None:
+                entry = _keep_source_range(array, codes, entry, source)
             chunks.append(np.ascontiguousarray(codes).astype(codes.dtype.newbyteorder("<")).tobytes())
             spec: Dict[str, Any] = {"name": name, "shape": list(array.shape), "dtype": "float32",
                                     "quantization": entry}
@@ -100,7 +124,7 @@ def encode_group(named: Sequence[NamedWeight], quantize: Optional[str] = None
 
 
 def write_artifact(folder: Union[str, "os.PathLike[str]"], model_json: Dict[str, Any],
-                   named_weights: Sequence[NamedWeight], *, quantize: Optional[str] = None,
+                   named_weights: Sequence[NamedWeight], *, quantize: Quantize = None,
                    shard_size: Optional[int] = DEFAULT_SHARD_SIZE,
                    model_file: str = "model.json") -> Dict[str, Any]:
     """Write ``model.json`` and ``group1-shard{i}of{n}.bin`` into ``folder`` (created if needed).
@@ -109,7 +133,7 @@ def write_artifact(folder: Union[str, "os.PathLike[str]"], model_json: Dict[str,
     convertedBy, modelTopology, trainingConfig, signature ...). ``named_weights``: ``(name,
     array)`` or ``(name, array, group)`` in manifest order. ``quantize``: None, ``"uint8"``,
     ``"uint16"`` or ``"float16"`` (float32 weights only; int32/bool/string are written as they
-    are). ``shard_size``: bytes per shard (None = one shard). Returns the model.json written.
+    are), or ``{name: quantization or None}``. ``shard_size``: bytes per shard (None = one shard). Returns the model.json written.
     """
     if shard_size is not None and (not isinstance(shard_size, int) or shard_size <= 0):
         raise WeightsError(f"shard_size must be a positive number of bytes, got {shard_size!r}")

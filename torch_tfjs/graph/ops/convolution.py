@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..._layout import to_channels_first, to_channels_last
-from ..._padding import same_pads_nd, split_symmetric, tf_avg_pool, tf_conv, tf_max_pool
+from ..._padding import needs_pad, same_pads_nd, split_symmetric, tf_avg_pool, tf_conv, tf_max_pool
 from ..node import OpNode, Value
 from ..registry import channels_last_flag, layout_rewrite, register_op
 from .matrices import apply_fused_activation, split_fused_ops
@@ -48,7 +48,7 @@ def conv_nd(x: torch.Tensor, w: torch.Tensor, bias: Optional[torch.Tensor], rank
         groups = x.shape[1]
     if padding == "explicit":
         symmetric, extra = split_symmetric(explicit or [])
-        if any(extra):
+        if needs_pad(extra):
             x = F.pad(x, extra)
         y = _CONV[rank](x, w, bias, tuple(strides), tuple(symmetric), tuple(dilations), groups)
     else:
