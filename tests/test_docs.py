@@ -80,7 +80,15 @@ def _run_cli(block: Block) -> None:
 
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
 def test_page_code_runs(page, tmp_path, monkeypatch):
+    from torch_tfjs.graph import registry as op_registry
+    from torch_tfjs.layers import registry as layer_registry
+
     monkeypatch.chdir(tmp_path)
+    # Pages register layers and ops (docs/extending.md): undone after the page.
+    layer_registry._ensure_loaded()
+    op_registry._ensure_loaded()
+    monkeypatch.setattr(layer_registry, "_CONVERTERS", dict(layer_registry._CONVERTERS))
+    monkeypatch.setattr(op_registry, "_EMITTERS", dict(op_registry._EMITTERS))
     namespace = {"__name__": "__doc_test__"}
     ran = 0
     for block in blocks(page):
