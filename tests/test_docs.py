@@ -22,7 +22,7 @@ import pytest
 ROOT = Path(__file__).parent.parent
 PAGES = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
 SKIP_MARKER = "# doc-test: skip"
-MAX_SKIPPED = 4
+MAX_SKIPPED = 6  # 4 today (network, GPU, a trainingConfig artifact, an inductor compile)
 
 _FENCE = re.compile(r"^```(\w*)[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
 _LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
