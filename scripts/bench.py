@@ -24,8 +24,8 @@ from the graph model by tf2onnx. For each model × format × batch it measures, 
 
 Latencies are medians of --runs timed calls after --warmup untimed ones, each also shown as a
 ratio to ORT from the same run. The report ends with PASS / MISS lines for the targets of the
-issue "Speed and memory: as fast as ONNX Runtime on CPU" and a Markdown table for README's
-"Performance" section. Progress goes to stderr, the report to stdout. Set-up: scripts/README.md.
+issue "Speed and memory: as fast as ONNX Runtime on CPU" and a Markdown table for docs/performance.md's
+"Measurements" section. Progress goes to stderr, the report to stdout. Set-up: scripts/README.md.
 """
 
 from __future__ import annotations
@@ -654,7 +654,7 @@ def targets(rows: List[dict], loads: List[dict]) -> List[str]:
 
 
 def markdown(args, rows, loads, subjects, versions) -> List[str]:
-    out = ["Markdown (README \"Performance\"):", "", machine_line(args, versions) + ".", "",
+    out = ["Markdown (docs/performance.md, \"Measurements\"):", "", machine_line(args, versions) + ".", "",
            f"Median of {args.runs} runs after {args.warmup} warm-up (tfjs: {args.tfjs_runs}); "
            "ratios are to ONNX Runtime in the same run; torch.compile is "
            f"{COMPILE_MODES[args.compile_mode]}.", "",
