@@ -321,7 +321,7 @@ def _failing_node(module: fx.GraphModule, exc: BaseException) -> Optional[str]:
     nodes = list(module.graph.nodes)
     if index is None or not 0 <= index < len(nodes):
         return None
-    return nodes[index].meta.get("tfjs_node", nodes[index].name)
+    return str(nodes[index].meta.get("tfjs_node", nodes[index].name))
 
 
 def run_guarded(module: fx.GraphModule, values: Sequence[Any], model: str) -> Any:
