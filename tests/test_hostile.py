@@ -265,6 +265,31 @@ def test_gzip_bomb_refused_fast_and_small(tmp_path):
     assert time.monotonic() - start < 1.0
 
 
+def test_gzip_bomb_with_lying_trailer_refused_fast_at_the_default_cap(tmp_path):
+    """1 GiB of padding in about 1 MB, ISIZE forged small: refused by its inflation ratio after
+    32 MiB, well before the 256 MiB cap, and in well under a second."""
+    folder = tmp_path / "m"
+    doc = copy_fixture(DENSE, folder)
+    text = json.dumps(doc).encode()
+    blob = bytearray(_bomb(text[:-1] + b', "pad": "', 1 << 30))
+    blob[-4:] = (10).to_bytes(4, "little")
+    (folder / "model.json").write_bytes(bytes(blob))
+    start = time.monotonic()
+    with pytest.raises(FetchError, match="gzip bomb"):
+        torch_tfjs.load(folder)
+    assert time.monotonic() - start < 1.0
+
+
+def test_multi_member_gzip_model_json_loads(tmp_path):
+    """Concatenated gzip members (``cat a.gz b.gz``) are one file to gzip, and to us."""
+    folder = tmp_path / "m"
+    copy_fixture(DENSE, folder)
+    text = (folder / "model.json").read_bytes()
+    half = len(text) // 2
+    (folder / "model.json").write_bytes(gzip.compress(text[:half]) + gzip.compress(text[half:]))
+    assert torch_tfjs.load(folder) is not None
+
+
 def test_max_json_bytes_option_and_env(tmp_path, monkeypatch):
     folder = tmp_path / "m"
     copy_fixture(DENSE, folder)

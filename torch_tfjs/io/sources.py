@@ -60,15 +60,25 @@ def max_json_bytes(option: Optional[int] = None) -> int:
     return cap
 
 
+#: model.json inflating past this many bytes at more than BOMB_RATIO times its compressed size
+#: is a gzip bomb (JSON text deflates 5-20x; deflate's limit is about 1032x): refused without
+#: inflating the rest up to the cap.
+BOMB_CHECK_BYTES = 32 * 1024 * 1024
+BOMB_RATIO = 500
+
+
 def gunzip_capped(read: Callable[[int], Buffer], what: str, limit: int,
-                  error: Type[TfjsError] = FetchError, trailer: Optional[Buffer] = None) -> bytearray:
+                  error: Type[TfjsError] = FetchError, trailer: Optional[Buffer] = None,
+                  bomb_ratio: Optional[int] = None) -> bytearray:
     """Inflate a gzip stream read by ``read(n)`` (chunks; empty at the end) to at most ``limit``
     bytes: decompression stops one byte past the cap (``zlib`` ``max_length``), so a gzip bomb
     is refused after allocating ``limit`` bytes, never the size it would inflate to.
 
     ``trailer``: the stream's last 4 bytes when known (gzip's ISIZE, the last member's size mod
     2**32): one above the cap refuses the stream at once, inflating nothing (a forged ISIZE
-    would fail gzip's own length check anyway)."""
+    would fail gzip's own length check anyway).
+    ``bomb_ratio``: past :data:`BOMB_CHECK_BYTES` inflated, a stream inflating more than this many
+    times its compressed size is refused (a bomb whose ISIZE lies)."""
     if trailer is not None and len(trailer) == 4:
         declared = int.from_bytes(bytes(trailer), "little")
         if declared > limit:
@@ -77,8 +87,13 @@ def gunzip_capped(read: Callable[[int], Buffer], what: str, limit: int,
     out = bytearray()
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
     pending = b""
+    consumed = 0  # compressed bytes read so far
     while True:
-        chunk = inflater.unconsumed_tail or pending or bytes(read(_CHUNK))
+        chunk = inflater.unconsumed_tail or pending
+        if not chunk:
+            chunk = bytes(read(_CHUNK))
+        if chunk is not inflater.unconsumed_tail:
+            consumed += len(chunk)
         pending = b""
         if not chunk:
             if not inflater.eof:
@@ -91,8 +106,14 @@ def gunzip_capped(read: Callable[[int], Buffer], what: str, limit: int,
             raise FetchError(f"{what}: looks gzip-compressed but does not decompress: {exc}") from exc
         if len(out) > limit:
             raise error(f"{what}: gzip data inflates to more than {limit} bytes (the cap), refused")
+        if bomb_ratio and len(out) > BOMB_CHECK_BYTES:
+            used = max(consumed - len(inflater.unconsumed_tail), 1)
+            if len(out) > bomb_ratio * used:
+                raise error(f"{what}: gzip data inflates more than {bomb_ratio} times its size "
+                            f"({used} bytes became {len(out)}): a gzip bomb, refused")
         if inflater.eof:  # a further gzip member may follow (gzip files may be concatenated)
             rest = inflater.unused_data
+            consumed -= len(rest)  # counted again when the next member consumes it
             if not rest:
                 rest = bytes(read(_CHUNK))
             if not rest:
@@ -114,12 +135,12 @@ def _buffer_reader(data: Buffer) -> Callable[[int], Buffer]:
 
 
 def maybe_gunzip(data: Buffer, what: str, limit: Optional[int] = None,
-                 error: Type[TfjsError] = FetchError) -> Buffer:
+                 error: Type[TfjsError] = FetchError, bomb_ratio: Optional[int] = None) -> Buffer:
     """Decompress ``data`` when it starts with the gzip magic (some hosts serve tfjs files so),
     to at most ``limit`` bytes (default: the download cap)."""
     if bytes(data[:2]) == _GZIP_MAGIC:
         return gunzip_capped(_buffer_reader(data), what, DEFAULT_MAX_BYTES if limit is None else limit,
-                             error, trailer=data[-4:])
+                             error, trailer=data[-4:], bomb_ratio=bomb_ratio)
     return data
 
 
@@ -335,7 +356,7 @@ class LocalSource(ModelSource):
             with open(self.path, "rb") as fh:
                 if fh.read(2) == _GZIP_MAGIC:
                     return bytes(gunzip_capped(fh.read, self.model_file, cap,
-                                               trailer=_file_trailer(fh)))
+                                               trailer=_file_trailer(fh), bomb_ratio=BOMB_RATIO))
                 size = os.fstat(fh.fileno()).st_size
                 if size > cap:  # refused from its size, before reading it
                     raise FetchError(f"{self.model_file}: {size} bytes exceeds the model.json cap of "
@@ -455,7 +476,7 @@ class HttpSource(ModelSource):
 
     def read_model_json(self) -> bytes:
         cap = self.max_json_bytes
-        return bytes(maybe_gunzip(self._fetch(self.url, cap), self.url, cap))
+        return bytes(maybe_gunzip(self._fetch(self.url, cap), self.url, cap, bomb_ratio=BOMB_RATIO))
 
     def read_relative(self, path: str, limit: Optional[int] = None) -> Buffer:
         """The whole shard (downloaded files are only ever whole): the weight decoder copies its
