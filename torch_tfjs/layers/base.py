@@ -432,21 +432,26 @@ class KerasLayer(nn.Module):
         return f"name={self.keras_name!r}"
 
 
+#: Largest size, stride, rate or factor a tuple config takes (no real model comes near; a
+#: corrupted stride of 65537 made a transposed convolution run for minutes).
+MAX_CONF_TUPLE = 4096
+
+
 def conf_tuple(spec: LayerSpec, key: str, n: int, default: Any = None, *,
-               minimum: int = 1) -> Tuple[int, ...]:
+               minimum: int = 1, maximum: int = MAX_CONF_TUPLE) -> Tuple[int, ...]:
     """A config value that Keras allows as an int or an n-tuple, as an n-tuple of ints (each at
-    least ``minimum``: sizes, strides and rates are positive)."""
+    least ``minimum``: sizes, strides and rates are positive; at most ``maximum``)."""
     value = spec.config.get(key, default)
     if value is None:
         value = default
     if value is None:
         raise spec.error(f"config lacks '{key}'")
-    expected = f"an integer >= {minimum} or a list of {n}"
+    expected = f"an integer in {minimum}..{maximum} or a list of {n}"
     if isinstance(value, (list, tuple)):
         items = [_as_int(v) for v in value]
     else:
         items = [_as_int(value)] * n
-    if not items or any(i is None or i < minimum for i in items):
+    if not items or any(i is None or i < minimum or i > maximum for i in items):
         raise spec.bad_value(key, expected, value)
     if len(items) == 1 and n > 1:
         items = items * n

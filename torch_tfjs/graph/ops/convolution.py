@@ -247,12 +247,20 @@ def _channels_last(node: OpNode) -> bool:
     return not fmt.startswith("nc")
 
 
+#: Largest window, stride or rate accepted (no real model comes near; a corrupted stride of
+#: 65537 made a transposed convolution run for minutes).
+MAX_WINDOW = 4096
+
+
 def _spatial(node: OpNode, key: str, rank: int, channels_last: bool) -> List[int]:
     """The spatial part of a (rank+2)-list attr given in data_format order."""
     values = [int(v) for v in node.attr_list(key)] or [1] * (rank + 2)
     if len(values) != rank + 2:
         raise node.error(f"attr '{key}' must have {rank + 2} values, has {values}")
-    return values[1:1 + rank] if channels_last else values[2:2 + rank]
+    spatial = values[1:1 + rank] if channels_last else values[2:2 + rank]
+    if any(v < 1 or v > MAX_WINDOW for v in spatial):
+        raise node.error(f"attr '{key}' {values}: spatial values must be in 1..{MAX_WINDOW}")
+    return spatial
 
 
 def _padding(node: OpNode, rank: int, channels_last: bool) -> Tuple[str, Optional[Pads]]:
