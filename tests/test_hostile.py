@@ -177,6 +177,7 @@ CASES: List[Tuple[str, Path, Mutation, Type[TfjsError], Tuple[str, ...]]] = [
     ("conv_kernel_size_str", CONV, set_key(0, "kernel_size", "3"), LayerConfigError, ("conv2d_Conv2D2", "'kernel_size'")),
     ("conv_strides_zero", CONV, set_key(0, "strides", [0, 2]), LayerConfigError, ("conv2d_Conv2D2", "'strides'")),
     ("conv_strides_dict", CONV, set_key(0, "strides", {"a": 1}), LayerConfigError, ("conv2d_Conv2D2", "'strides'")),
+    ("conv_strides_huge", CONV, set_key(0, "strides", [2, 65537]), LayerConfigError, ("conv2d_Conv2D2", "'strides'", "4096")),
     ("conv_padding_int", CONV, set_key(0, "padding", 1), LayerConfigError, ("conv2d_Conv2D2", "'padding'")),
     ("conv_padding_unknown", CONV, set_key(0, "padding", "full"), LayerConfigError, ("conv2d_Conv2D2", "'padding'")),
     ("conv_dilation_null_list", CONV, set_key(0, "dilation_rate", [None, 1]), LayerConfigError, ("conv2d_Conv2D2", "'dilation_rate'")),
