@@ -285,18 +285,9 @@ def load_layers_model(src: PathLike, *, strict: bool = True, device: Optional[De
     trainable torch module in eval mode.
 
     ``strict``: refuse manifest weights that no layer takes (``WeightMismatchError``).
-    ``device`` / ``dtype``: where the parameters go and the floating-point dtype they (and float
-    inputs) take: ``torch.float32`` (default), ``float16``, ``bfloat16`` or ``float64``.
-    URLs only (see :mod:`torch_tfjs.io.net`): ``timeout`` (seconds per request),
-    ``max_bytes`` (cap on each downloaded file), ``cache_dir`` (the download cache's folder; default
-    ``$TORCH_TFJS_CACHE``, ``$XDG_CACHE_HOME/torch_tfjs`` or ``~/.cache/torch_tfjs``; ``False``: no
-    cache), ``headers`` (extra HTTP request headers, sent with every request), ``offline`` (the
-    cache alone; default ``$TORCH_TFJS_OFFLINE``), ``progress`` (a progress bar on stderr for large
-    downloads; ``None``: when stderr is a terminal), ``from_tfhub`` (a TF Hub / Kaggle handle:
-    ``<url>/model.json?tfjs-format=file``; ``None``: detected from the host), ``retries`` (tries
-    again after connection errors, 5xx and 429, with exponential back-off).
-    ``max_json_bytes``: the largest model.json accepted, after gunzip (default 256 MiB, or
-    ``TORCH_TFJS_MAX_JSON_BYTES``).
+    Options as :func:`torch_tfjs.load` (``device``, ``dtype``; for URLs ``timeout``,
+    ``max_bytes``, ``cache_dir``, ``headers``, ``offline``, ``progress``, ``from_tfhub``,
+    ``retries``; ``max_json_bytes``).
     """
     check_dtype(dtype)
     artifact = read_artifact(src, timeout=timeout, max_bytes=max_bytes, cache_dir=cache_dir,
