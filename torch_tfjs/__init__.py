@@ -18,7 +18,7 @@ from .io.net import DEFAULT_RETRIES, CacheOption
 from .io.sources import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, PathLike
 from .layers import KerasLayer, LayerSpec, LayersModel, load_layers_model, register_layer
 from .inference import InferenceModel, optimize_for_inference
-from .export import (load_safetensors, save_graph_model, save_layers_model, save_model,
+from .export import (export_onnx, load_safetensors, save_graph_model, save_layers_model, save_model,
                      save_safetensors)
 
 if TYPE_CHECKING:  # imported on first use at run time (see __getattr__): the op library is big
@@ -102,6 +102,6 @@ def register_op(op_name: str, *aliases: str, override: bool = False) -> Callable
 __all__ = [
     "GraphModel", "InferenceModel", "KerasLayer", "LayerSpec", "LayersModel", "ModelArtifact", "errors", "load",
     "load_graph_model", "load_layers_model", "optimize_for_inference", "read_artifact", "register_layer", "register_op",
-    "load_safetensors", "save_graph_model", "save_layers_model", "save_model", "save_safetensors",
+    "export_onnx", "load_safetensors", "save_graph_model", "save_layers_model", "save_model", "save_safetensors",
     "__version__",
 ]

@@ -18,7 +18,9 @@ import torch.nn.functional as F
 def same_pads(size: int, kernel: int, stride: int, dilation: int = 1) -> Tuple[int, int]:
     """(before, after) padding of one spatial axis for TF SAME."""
     effective = (kernel - 1) * dilation + 1
-    out = -(-size // stride)
+    # ceil(size / stride); not -(-size // stride): ONNX exports a symbolic floor division as
+    # its truncating Div, wrong for the negative operand
+    out = (size + stride - 1) // stride
     total = max((out - 1) * stride + effective - size, 0)
     return total // 2, total - total // 2
 
@@ -53,7 +55,7 @@ def needs_pad(f_pad: Sequence[Any]) -> bool:
 def conv_output_size(size: int, kernel: int, stride: int, dilation: int, padding: str) -> int:
     effective = (kernel - 1) * dilation + 1
     if padding == "same":
-        return -(-size // stride)
+        return (size + stride - 1) // stride
     return max(math.floor((size - effective) / stride) + 1, 0)
 
 

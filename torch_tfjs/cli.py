@@ -91,7 +91,8 @@ def torch_zeros(shape: List[int], dtype: Any) -> Any:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    """Load SRC and write OUT: .safetensors, .pt (TorchScript), .pt2 (torch.export) or a folder."""
+    """Load SRC and write OUT: .safetensors, .pt (TorchScript), .pt2 (torch.export), .onnx or a
+    folder."""
     from . import export, load
 
     model = load(args.src)
@@ -113,17 +114,22 @@ def _cmd_convert(args: argparse.Namespace) -> int:
             model, shapes, export.EXPORT_BATCH, export.EXPORT_FREE), dynamic)
         what = "torch.export program, inputs " + ", ".join(
             _program_shapes(program, names))
+    elif suffix == ".onnx":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        onnx_program = export.export_onnx(model, out, _export_inputs(
+            model, shapes, export.EXPORT_BATCH, export.EXPORT_FREE), dynamic)
+        what = "ONNX (torch.onnx.export, dynamo), inputs " + ", ".join(_onnx_shapes(onnx_program))
     else:
         quantize = args.quantize or "source"
         export.save_model(model, out, quantize=None if quantize == "none" else quantize,
                           shard_size=args.shard_size)
         what = f"tfjs {type(model).__name__} folder (weights: {quantize})"
-    if suffix in (".safetensors", ".pt", ".pt2") and (args.quantize or
+    if suffix in (".safetensors", ".pt", ".pt2", ".onnx") and (args.quantize or
                                                      args.shard_size != export.DEFAULT_SHARD_SIZE):
         print("note: --quantize / --shard-size apply to tfjs folder output only; ignored",
               file=sys.stderr)
-    if suffix not in (".pt", ".pt2") and (args.input_shape or args.dynamic is not None):
-        print("note: --input-shape / --dynamic apply to .pt / .pt2 output only; ignored",
+    if suffix not in (".pt", ".pt2", ".onnx") and (args.input_shape or args.dynamic is not None):
+        print("note: --input-shape / --dynamic apply to .pt / .pt2 / .onnx output only; ignored",
               file=sys.stderr)
     print(f"wrote {out}: {what}")
     return 0
@@ -135,6 +141,19 @@ def _program_shapes(program: Any, names: List[str]) -> List[str]:
     nodes = [n for n in program.graph.nodes if n.op == "placeholder" and n.name in users]
     return [f"{name} {[str(d) if not isinstance(d, int) else d for d in n.meta['val'].shape]}"
             for name, n in zip(names, nodes) if hasattr(n.meta.get("val"), "shape")]
+
+
+def _onnx_shapes(onnx_program: Any) -> List[str]:
+    """``name ['s0', 32, 32, 3]`` per input of an ONNX model (strings = dynamic)."""
+    try:
+        graph_inputs = onnx_program.model_proto.graph.input
+    except Exception:  # the summary line is informative only
+        return []
+    out = []
+    for value in graph_inputs:
+        dims = value.type.tensor_type.shape.dim
+        out.append(f"{value.name} {[d.dim_param if d.dim_param else d.dim_value for d in dims]}")
+    return out
 
 
 def _load_any(src: str):  # type: ignore[no-untyped-def]
@@ -266,30 +285,34 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run the bundled example models and compare with tfjs's outputs")
     p.set_defaults(func=_cmd_demo)
     p = sub.add_parser(
-        "convert", help="save a tfjs model as .safetensors, TorchScript (.pt), torch.export (.pt2) "
-                        "or a re-saved tfjs folder",
+        "convert", help="save a tfjs model as .safetensors, TorchScript (.pt), torch.export (.pt2), "
+                        "ONNX (.onnx) or a re-saved tfjs folder",
         description="Load SRC and write OUT, chosen by OUT's suffix: '.safetensors' (weights keyed "
                     "by manifest name, Keras / TF layout), '.pt' (TorchScript via torch.jit.trace), "
-                    "'.pt2' (torch.export.export + torch.export.save), anything else a folder "
+                    "'.pt2' (torch.export.export + torch.export.save), '.onnx' (that "
+                    "torch.export program through torch.onnx.export(dynamo=True); needs "
+                    "pip install torch_tfjs[onnx]), anything else a folder "
                     "holding a tfjs model.json + shards (layers or graph model, as SRC). .pt is "
                     "traced on zero inputs of --input-shape (default: the model's input shapes with "
                     "batch 1 and unknown dimensions 1; int32 for integer inputs); shapes that steer "
                     "control flow are fixed by that trace. .pt2 is exported on zeros of "
                     "--input-shape (default batch 2, other unknown dimensions 32) with every "
                     "unknown dimension dynamic (or the --dynamic axes); where torch cannot keep "
-                    "them dynamic it retries batch-only, then static, and warns what was pinned.")
+                    "them dynamic it retries batch-only, then static, and warns what was pinned. "
+                    ".onnx uses the same example inputs and dynamic axes as .pt2.")
     p.add_argument("src", help="folder with model.json, a model.json path, file:// or http(s):// URL")
-    p.add_argument("out", help="output: *.safetensors, *.pt, *.pt2, or a folder")
+    p.add_argument("out", help="output: *.safetensors, *.pt, *.pt2, *.onnx, or a folder")
     from .io.save import DEFAULT_SHARD_SIZE, QUANTIZE_CHOICES
     p.add_argument("--quantize", choices=("source", "none") + QUANTIZE_CHOICES, default=None,
                    help="folder output: 'source' (default) writes each weight with the quantization "
                         "it was read with, 'none' float32, or quantize float32 weights as the "
                         "tensorflowjs converter does")
     p.add_argument("--input-shape", action="append", metavar="[NAME=]1,224,224,3",
-                   help=".pt / .pt2: example input shape (repeat per input; NAME optional for "
-                        "one-input models). Default: batch 2 and free axes 32 for .pt2, 1 for .pt")
+                   help=".pt / .pt2 / .onnx: example input shape (repeat per input; NAME optional "
+                        "for one-input models). Default: batch 2 and free axes 32 for .pt2 / .onnx, "
+                        "1 for .pt")
     p.add_argument("--dynamic", action="append", metavar="[NAME=]0,1,2",
-                   help=".pt2: the axes of that input to keep dynamic (empty: static; inputs not "
+                   help=".pt2 / .onnx: the axes of that input to keep dynamic (empty: static; inputs not "
                         "named static). Default: every axis the model leaves free")
     p.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE, metavar="BYTES",
                    help=f"bytes per weight shard (folder output only; default {DEFAULT_SHARD_SIZE})")

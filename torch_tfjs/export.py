@@ -549,3 +549,79 @@ def save_exported(model: nn.Module, path: PathLike, inputs: Optional[Sequence[to
             warnings.filterwarnings("ignore", message="No complete tensor found in the group")
         torch.export.save(program, os.fspath(path))
     return program
+
+
+# --------------------------------------------------------------------------------------------
+# ONNX
+# --------------------------------------------------------------------------------------------
+
+#: Messages torch prints while converting to ONNX for its own reasons (not about the model).
+_ONNX_NOISE = (
+    r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+)
+#: torch loggers that report optional back-ends (torchvision ops) missing during ONNX export.
+_ONNX_QUIET_LOGGERS = ("torch.onnx._internal.exporter._registration",)
+
+
+def _require_onnx() -> None:
+    missing = []
+    for module in ("onnx", "onnxscript"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise ExportError(f"ONNX export needs {' and '.join(missing)} (the onnx extra): "
+                          "pip install torch_tfjs[onnx]")
+
+
+def _output_names(model: nn.Module, program: Any) -> Optional[List[str]]:
+    """The signature's output names when they match the program's outputs one to one."""
+    names = list(getattr(_signature(model), "output_names", []) or [])
+    outputs = list(program.graph_signature.user_outputs)
+    return names if names and len(names) == len(outputs) and len(set(names)) == len(names) else None
+
+
+def export_onnx(model: nn.Module, path: PathLike, inputs: Optional[Sequence[torch.Tensor]] = None,
+                dynamic_shapes: Optional[DynamicAxes] = None, opset: Optional[int] = None) -> Any:
+    """Save the model as ONNX at ``path`` through ``torch.onnx.export(..., dynamo=True)``.
+
+    The model is first exported with :func:`export_program` (same ``inputs`` / ``dynamic_shapes``
+    and fallbacks: free axes dynamic, batch-only or static where torch cannot keep them), then
+    converted at ``opset`` (default: torch's). ONNX inputs / outputs take the signature's names.
+    Weights go in the .onnx file, or in ``<path>.data`` beside it when over protobuf's 2 GB
+    limit. Needs the ``onnx`` extra (``pip install torch_tfjs[onnx]``); raises
+    :class:`~torch_tfjs.errors.ExportError` naming what failed. Returns the ``ONNXProgram``."""
+    import logging
+
+    _require_onnx()
+    program = export_program(model, inputs, dynamic_shapes)
+    names = _signature(model).input_names
+    loggers = [logging.getLogger(n) for n in _ONNX_QUIET_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    try:
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        with warnings.catch_warnings():
+            for message in _ONNX_NOISE:
+                warnings.filterwarnings("ignore", message=message)
+            try:
+                onnx_program = torch.onnx.export(
+                    program, (), None, dynamo=True, opset_version=opset, verbose=False,
+                    input_names=list(names), output_names=_output_names(model, program))
+            except Exception as exc:  # torch's converter raises many kinds
+                text = str(exc).strip()
+                first = text.splitlines()[0] if text else ""
+                raise ExportError(f"torch.onnx.export of {type(model).__name__} failed: "
+                                  f"{type(exc).__name__}: {first[:500]}") from exc
+            if onnx_program is None:
+                raise ExportError("torch.onnx.export returned no ONNX program")
+            try:
+                onnx_program.save(os.fspath(path))
+            except Exception as exc:
+                raise ExportError(f"writing the ONNX model to {os.fspath(path)} failed: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+    return onnx_program
