@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Dict, List
 
 import numpy as np
@@ -25,11 +26,54 @@ SKIP_F64: Dict[str, str] = {
     "graph/arithmetic/mod_float_truncates": "float mod is discontinuous: float32 rounding flips results",
 }
 
-#: The reduced-precision subset: a spread over op families and layer kinds.
-HALF_CASES: List[str] = []
+#: float64 tolerances other than 1e-6, with the reason.
+TOL_F64: Dict[str, float] = {
+    # logits in the hundreds: float32 rounding of the logits (~1e-4, within 1e-6 x their scale)
+    # moves sigmoid(logits) by ~3e-5 on a scale of 1
+    "models/graph_resize_decoder": 1e-4,
+}
 
-#: Reduced-precision exclusions with the reason.
-SKIP_HALF: Dict[str, str] = {}
+#: The reduced-precision subset: a spread over op families and layer kinds (every case with
+#: TORCH_TFJS_DTYPES_ALL=1).
+HALF_CASES: List[str] = [
+    # ops that name a float dtype: Cast, Range, LinSpace, OneHot, complex / FFT, CropAndResize, NMS
+    "graph/transformation/cast_bool_float", "graph/transformation/cast_int_float_bool",
+    "graph/transformation/cast_float_int", "graph/creation/range_float_negative",
+    "graph/creation/linspace", "graph/creation/one_hot", "graph/spectral/fft_complex",
+    "graph/spectral/rfft", "graph/spectral/irfft_roundtrip", "graph/image/crop_and_resize_bilinear",
+    "graph/image/crop_and_resize_nearest_extrap", "graph/image/resize_bilinear_half_pixel",
+    "graph/dynamic/nms_v5_scores", "graph/dynamic/nms_v5_soft_raw", "graph/control/tf1_batched_nms",
+    "graph/control/tf1_nms_padded", "graph/dynamic/unique_float",
+    # precision-sensitive families
+    "graph/evaluation/top_k", "graph/arithmetic/mod_float_truncates", "graph/arithmetic/floormod_float",
+    "graph/reduction/argmax_argmin", "graph/logical/compare_float", "graph/basic_math/atan2",
+    "graph/basic_math/erf", "graph/normalization/lrn", "graph/normalization/fused_batch_norm_inference",
+    "graph/matrices/einsum_attention", "graph/convolution/conv2d_transpose", "graph/convolution/conv3d",
+    "graph/sparse/sparse_segment_mean", "graph/control/while_sum_v2",
+    # whole models
+    "models/graph_resize_decoder", "models/graph_transformer_block", "models/graph_control_v2",
+    "models/models/embedding_lstm_text",
+    # layers models with explicit casts / TF op layers
+    "keras/keras2_tfoplayer_math", "keras/keras2_tfoplayer_more", "keras/keras3_ops_structural",
+    "keras/keras2_attention", "keras/keras3_augment", "layers/recurrent/masked_lstm_gru",
+    "layers/normalization/layernorm_axes_12_eps", "layers/merge/dot_normalize",
+    "layers/activations/activation_gelu", "layers/preprocessing/category_encoding_multi_hot",
+]
+if os.environ.get("TORCH_TFJS_DTYPES_ALL"):
+    HALF_CASES = [c.id for c in ALL]
+
+#: Reduced-precision exclusions with the reason (each fails only by a precision-driven flip; the
+#: dtype itself is right: with TORCH_TFJS_DTYPES_ALL=1 every other fixture passes).
+SKIP_HALF: Dict[str, str] = {
+    **SKIP_F64,
+    "graph/control/tf1_batched_nms": "NMS: boxes / scores rounded to half precision change IoU "
+                                     "comparisons and score ties, so other boxes are selected",
+    "graph/control/tf1_nms_padded": "NMS: half-precision scores tie, so the selection order differs",
+    "graph/image/crop_and_resize_nearest_extrap": "nearest CropAndResize: boxes rounded to float16 "
+                                                  "move sample points across pixel / box edges",
+    "models/graph_resize_decoder": "logits in the hundreds: their half-precision rounding (~0.1-1) "
+                                   "moves sigmoid(logits) by more than 5e-2",
+}
 
 
 def _feed(case: Case) -> Any:
@@ -110,7 +154,7 @@ def _params(ids: List[str], skips: Dict[str, str]) -> List[Any]:
 
 @pytest.mark.parametrize("case", _params([c.id for c in ALL], SKIP_F64))
 def test_float64_matches_float32(case):
-    _compare(case, torch.float64, 1e-6)
+    _compare(case, torch.float64, TOL_F64.get(case.id, 1e-6))
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)

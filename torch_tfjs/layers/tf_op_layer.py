@@ -93,7 +93,8 @@ class _OpCall:
             if dtype == torch.float32:  # a model cast to another float dtype: follow its tensors
                 dtype = next((v.dtype for j, v in enumerate(self.values)
                               if j not in self.layer.constant_positions
-                              and isinstance(v, torch.Tensor) and v.is_floating_point()), dtype)
+                              and isinstance(v, torch.Tensor) and v.is_floating_point()),
+                             self.layer.float_dtype_marker.dtype)  # none (Fill): the model's
             value = value.to(dtype)
         return value
 
