@@ -246,6 +246,14 @@ class GraphImporter:
             self.root.register_buffer("device_anchor", torch.zeros(()))
         return self._get_attr("device_anchor")
 
+    def float_anchor(self) -> fx.Node:
+        """The model's 0-d float dtype marker (see :meth:`OpNode.float_anchor`): not persistent,
+        so not in ``state_dict``; ``model.to(dtype)`` / ``.half()`` cast it with the parameters."""
+        from .._loading import DTYPE_MARKER
+        if DTYPE_MARKER not in self.root._buffers:
+            self.root.register_buffer(DTYPE_MARKER, torch.zeros(()), persistent=False)
+        return self._get_attr(DTYPE_MARKER)
+
     # --- constants -----------------------------------------------------------------------------
     def const(self, node: NodeDef) -> Value:
         """A Const node: float → trainable parameter; others → static value.

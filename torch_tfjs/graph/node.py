@@ -37,6 +37,14 @@ TF_DTYPES: Dict[str, Union[torch.dtype, str]] = {
 }
 
 
+def model_float(dtype: torch.dtype, anchor: Optional[torch.Tensor]) -> torch.dtype:
+    """``dtype`` as the model computes it: TF's float types (all read as float32) become the
+    dtype of ``anchor`` (:meth:`OpNode.float_anchor`); other dtypes, or no anchor, stay."""
+    if anchor is not None and dtype == torch.float32:
+        return anchor.dtype
+    return dtype
+
+
 class Static:
     """A value known at import time (a folded constant): a tensor or another Python object."""
 
@@ -328,6 +336,9 @@ class EmitContext(Protocol):
     def device_anchor(self) -> fx.Node:
         """A 0-d buffer that follows ``model.to(device)``."""
 
+    def float_anchor(self) -> fx.Node:
+        """A 0-d float buffer that follows ``model.to(dtype)`` (its dtype is the model's)."""
+
     def split(self, value: Value, n: int) -> List[Value]:
         """``n`` values from one multi-output ``value``."""
 
@@ -449,6 +460,13 @@ class OpNode:
         """A 0-d buffer of the model: ops that create tensors from nothing but a shape (random
         draws) read its ``device`` so they follow ``model.to(device)``."""
         return self.importer.device_anchor()
+
+    def float_anchor(self) -> Value:
+        """A 0-d float buffer of the model whose dtype is the one the model computes floats in
+        (float32 unless loaded with ``dtype=`` or cast with ``.half()`` / ``.to(dtype)``). Ops that
+        name a float dtype (TF's float32: "the model's float type") read it at run time; see
+        :func:`model_float`."""
+        return self.importer.float_anchor()
 
     def outputs(self, value: Value, n: int) -> List[Value]:
         """Split a value holding a tuple of ``n`` results into ``n`` values."""

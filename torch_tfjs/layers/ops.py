@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import torch
 
+from .._loading import add_dtype_marker
 from ..errors import LayerConfigError
 from .base import KerasLayer, LayerSpec
 from .registry import register_layer
@@ -414,9 +415,11 @@ class Keras3Cast(KerasLayer):
         if name not in _KERAS3_DTYPES:
             raise spec.error(f"cast to dtype {name!r} is not supported")
         self.dtype = _KERAS3_DTYPES[name]
+        add_dtype_marker(self)  # float32 means the model's float dtype (float16 after .half())
 
     def forward(self, inputs: Any, mask: Any = None, training: Optional[bool] = None) -> torch.Tensor:
-        return _first(inputs).to(self.dtype)
+        dtype = self.float_dtype_marker.dtype if self.dtype == torch.float32 else self.dtype
+        return _first(inputs).to(dtype)
 
 # --- layers that cannot be converted, and why ------------------------------------------------
 

@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
+from .._loading import add_dtype_marker
 from .._image import resize_bilinear, resize_nearest
 from .._tfops import mirror_pad, strided_slice, strided_slice_index
 from ..errors import LayerConfigError
@@ -92,7 +93,8 @@ class _OpCall:
             if dtype == torch.float32:  # a model cast to another float dtype: follow its tensors
                 dtype = next((v.dtype for j, v in enumerate(self.values)
                               if j not in self.layer.constant_positions
-                              and isinstance(v, torch.Tensor) and v.is_floating_point()), dtype)
+                              and isinstance(v, torch.Tensor) and v.is_floating_point()),
+                             self.layer.float_dtype_marker.dtype)  # none (Fill): the model's
             value = value.to(dtype)
         return value
 
@@ -263,6 +265,8 @@ def _cast(call: _OpCall) -> torch.Tensor:
     dtype = _TF_DTYPES.get(str(call.attr("DstT")))
     if dtype is None:
         raise call.layer.config_error(f"Cast to {call.attr('DstT')!r}")
+    if dtype == torch.float32:  # TF's float32 is the model's float type (float16 after .half())
+        dtype = call.layer.float_dtype_marker.dtype
     return call.data(0, "SrcT").to(dtype)
 
 
@@ -376,6 +380,7 @@ class TensorFlowOpLayer(KerasLayer):
             self.register_buffer(attr, torch.from_numpy(np.array(array, copy=True)), persistent=False)
             self.constant_positions[int(key)] = attr
         self.fn = _TF_OPS[self.op]
+        add_dtype_marker(self)  # a Cast to float32 gives the model's float dtype
 
     def config_error(self, message: str) -> LayerConfigError:
         return LayerConfigError(f"layer '{self.layer_name}' (TensorFlowOpLayer {self.op}): {message}")

@@ -5,12 +5,12 @@ Reciprocal, Softplus, Asinh, Acosh, Atanh, Erf, LeakyRelu, IsNan, IsFinite, IsIn
 
 from __future__ import annotations
 
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional
 
 import torch
 import torch.nn.functional as F
 
-from ..node import OpNode, Value
+from ..node import OpNode, Static, Value
 from ..registry import elementwise, register_op
 
 
@@ -34,23 +34,41 @@ def softplus(x: torch.Tensor) -> torch.Tensor:
     return F.softplus(x)  # stable: x itself for large x
 
 
-def real(x: torch.Tensor) -> torch.Tensor:
-    return torch.real(x) if x.is_complex() else x
+# Complex values are complex64 (complex128 in a float64 model: torch has no half-precision complex
+# kernels on CPU); the complex → real ops give the model's float dtype (``anchor``, see
+# ``OpNode.float_anchor``), so a float16 model's Real(FFT(x)) is float16 again.
+def _real_dtype(anchor: Optional[torch.Tensor]) -> torch.dtype:
+    return torch.float32 if anchor is None else anchor.dtype
 
 
-def imag(x: torch.Tensor) -> torch.Tensor:
-    return torch.imag(x) if x.is_complex() else torch.zeros_like(x)
+def real(x: torch.Tensor, anchor: Optional[torch.Tensor] = None) -> torch.Tensor:
+    return torch.real(x).to(_real_dtype(anchor)) if x.is_complex() else x
 
 
-def complex_abs(x: torch.Tensor) -> torch.Tensor:
-    return torch.abs(x).to(torch.float32)
+def imag(x: torch.Tensor, anchor: Optional[torch.Tensor] = None) -> torch.Tensor:
+    return torch.imag(x).to(_real_dtype(anchor)) if x.is_complex() else torch.zeros_like(x)
+
+
+def complex_abs(x: torch.Tensor, anchor: Optional[torch.Tensor] = None) -> torch.Tensor:
+    return torch.abs(x).to(_real_dtype(anchor))
+
+
+elementwise(real, imag, complex_abs)
+
+
+@register_op("Real", "Imag", "ComplexAbs")
+def complex_part_op(node: OpNode) -> Value:
+    fn = {"Real": real, "Imag": imag, "ComplexAbs": complex_abs}[node.op]
+    if isinstance(node.input(0), Static):
+        return node.call(fn, node.input(0))
+    return node.call(fn, node.input(0), node.float_anchor())
 
 
 _UNARY: Dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "Abs": torch.abs, "Acos": torch.acos, "Asin": torch.asin, "Atan": torch.atan,
-    "Ceil": torch.ceil, "ComplexAbs": complex_abs, "Cos": torch.cos, "Cosh": torch.cosh, "Elu": elu,
-    "Exp": torch.exp, "Floor": torch.floor, "Log": torch.log, "Imag": imag, "Neg": torch.neg,
-    "Real": real, "Relu": torch.relu, "Relu6": relu6, "Selu": selu, "Sigmoid": torch.sigmoid,
+    "Ceil": torch.ceil, "Cos": torch.cos, "Cosh": torch.cosh, "Elu": elu,
+    "Exp": torch.exp, "Floor": torch.floor, "Log": torch.log, "Neg": torch.neg,
+    "Relu": torch.relu, "Relu6": relu6, "Selu": selu, "Sigmoid": torch.sigmoid,
     "Sin": torch.sin, "Sinh": torch.sinh, "Sqrt": torch.sqrt, "Rsqrt": torch.rsqrt,
     "Square": square, "Tan": torch.tan, "Tanh": torch.tanh, "Sign": torch.sign,
     "Round": torch.round,  # half to even, as TF
@@ -115,7 +133,8 @@ def clip_by_value_op(node: OpNode) -> Value:
 
 
 def make_complex(re: torch.Tensor, im: torch.Tensor) -> torch.Tensor:
-    re, im = torch.broadcast_tensors(re.to(torch.float32), im.to(torch.float32))
+    dtype = torch.float64 if torch.float64 in (re.dtype, im.dtype) else torch.float32  # complex128 / 64
+    re, im = torch.broadcast_tensors(re.to(dtype), im.to(dtype))
     return torch.complex(re, im)
 
 

@@ -64,11 +64,12 @@ def like_op(node: OpNode) -> Value:
 
 def range_(start: torch.Tensor, limit: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
     """TF Range: ceil((limit - start) / delta) values, empty when the sign is wrong; int32 when
-    all inputs are integers, else float32."""
-    is_int = all(not (t.is_floating_point() or t.is_complex()) for t in (start, limit, delta))
+    all inputs are integers, else the float inputs' dtype (float32, or the model's)."""
+    floats = [t.dtype for t in (start, limit, delta) if t.is_floating_point()]
+    is_int = not floats
     s, l, d = _scalar(start), _scalar(limit), _scalar(delta)
     n = max(0, math.ceil((l - s) / d))
-    dtype = torch.int32 if is_int else torch.float32
+    dtype = torch.int32 if is_int else floats[0]
     return (torch.arange(n, dtype=torch.float64, device=start.device) * d + s).to(dtype)
 
 
@@ -78,7 +79,8 @@ def range_op(node: OpNode) -> Value:
 
 
 def lin_space(start: torch.Tensor, stop: torch.Tensor, num: Union[int, torch.Tensor]) -> torch.Tensor:
-    return torch.linspace(_scalar(start), _scalar(stop), int(_scalar(num)), dtype=torch.float32,
+    dtype = start.dtype if start.is_floating_point() else torch.float32
+    return torch.linspace(_scalar(start), _scalar(stop), int(_scalar(num)), dtype=dtype,
                           device=start.device)
 
 

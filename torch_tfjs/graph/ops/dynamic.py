@@ -72,7 +72,8 @@ def non_max_suppression(boxes: torch.Tensor, scores: torch.Tensor, max_output_si
             heapq.heappush(heap, (-score, index, score, len(selected)))
     device = boxes.device
     return (torch.tensor(selected, dtype=torch.int32, device=device),
-            torch.tensor(selected_scores, dtype=torch.float32, device=device))
+            torch.tensor(selected_scores, dtype=scores.dtype if scores.is_floating_point() else torch.float32,
+                         device=device))
 
 
 def _scalar(node: OpNode, i: int, default: float = float("-inf")) -> float:
@@ -95,7 +96,7 @@ def nms_padded(boxes: torch.Tensor, scores: torch.Tensor, max_output: int, iou: 
     if pad and idx.shape[0] < max_output:
         fill = max_output - idx.shape[0]
         idx = torch.cat([idx, torch.zeros(fill, dtype=torch.int32, device=idx.device)])
-        sel_scores = torch.cat([sel_scores, torch.zeros(fill, device=sel_scores.device)])
+        sel_scores = torch.cat([sel_scores, torch.zeros(fill, dtype=sel_scores.dtype, device=sel_scores.device)])
     return idx, sel_scores, valid
 
 

@@ -39,13 +39,14 @@ def resize_op(node: OpNode) -> Value:
 
 def crop_and_resize(images: torch.Tensor, boxes: torch.Tensor, box_ind: torch.Tensor, crop_size: Ints,
                     method: str, extrapolation_value: float) -> torch.Tensor:
-    """TF CropAndResize: boxes (y1, x1, y2, x2) in normalized coordinates, output float32.
+    """TF CropAndResize: boxes (y1, x1, y2, x2) in normalized coordinates, output float32 (the boxes' float dtype in a cast model).
     Coordinates, weights and lerps are float64 rounded once at the end, as tfjs's CPU kernel
     computes them (JS doubles), so the results match it to the bit."""
     x = images.to(torch.float64)
     h, w = x.shape[1], x.shape[2]
     crop_h, crop_w = _ints(crop_size)[:2]
-    boxes = boxes.to(torch.float32).to(torch.float64)
+    out_dtype = boxes.dtype if boxes.is_floating_point() else torch.float32
+    boxes = boxes.to(out_dtype).to(torch.float64)
 
     def coords(lo: torch.Tensor, hi: torch.Tensor, size: int, crop: int) -> torch.Tensor:
         steps = torch.arange(crop, dtype=torch.float64, device=x.device)
@@ -60,7 +61,7 @@ def crop_and_resize(images: torch.Tensor, boxes: torch.Tensor, box_ind: torch.Te
     if method == "nearest":
         # roundf (half away from zero); in-range coordinates are >= 0
         return _image.gather_pixels(x, b, torch.floor(in_y + 0.5), torch.floor(in_x + 0.5), valid,
-                                    extrapolation_value).to(torch.float32)
+                                    extrapolation_value).to(out_dtype)
     y0, x0 = torch.floor(in_y), torch.floor(in_x)
     ly, lx = (in_y - y0).unsqueeze(-1), (in_x - x0).unsqueeze(-1)
     y1, x1 = torch.ceil(in_y), torch.ceil(in_x)
@@ -70,7 +71,7 @@ def crop_and_resize(images: torch.Tensor, boxes: torch.Tensor, box_ind: torch.Te
     bottom = bl + (br - bl) * lx
     out = top + (bottom - top) * ly
     extrap = torch.as_tensor(extrapolation_value, dtype=out.dtype, device=out.device)
-    return torch.where(valid.unsqueeze(-1), out, extrap).to(torch.float32)
+    return torch.where(valid.unsqueeze(-1), out, extrap).to(out_dtype)
 
 
 @register_op("CropAndResize")

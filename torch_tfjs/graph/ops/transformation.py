@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..._tfops import mirror_pad
-from ..node import OpNode, Value
+from ..node import OpNode, Static, Value, model_float
 from ..registry import elementwise, layout_rewrite, register_op
 
 
@@ -23,8 +23,10 @@ def _ints(t: torch.Tensor) -> List[int]:
     return [int(v) for v in t.reshape(-1).tolist()]
 
 
-def cast(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """TF Cast: float → int truncates toward zero; complex → real part; anything → bool is != 0."""
+def cast(x: torch.Tensor, dtype: torch.dtype, anchor: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """TF Cast: float → int truncates toward zero; complex → real part; anything → bool is != 0.
+    With ``anchor`` (the model's float dtype marker) a cast to a float type gives the model's."""
+    dtype = model_float(dtype, anchor)
     if x.is_complex() and not dtype.is_complex:
         x = torch.real(x)
     if dtype == torch.bool:
@@ -40,6 +42,10 @@ def cast_op(node: OpNode) -> Value:
     dtype = node.attr_dtype("DstT")
     if not isinstance(dtype, torch.dtype):
         raise node.error(f"cannot cast to {node.attr('DstT')}")
+    if dtype == torch.float32 and not isinstance(node.input(0), Static):
+        # TF's float32 is the model's float type: float16 after ``model.half()`` (a folded
+        # constant becomes a buffer, which ``model.to`` casts anyway)
+        return node.call(cast, node.input(0), dtype, node.float_anchor())
     return node.call(cast, node.input(0), dtype)
 
 
