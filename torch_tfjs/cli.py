@@ -93,7 +93,7 @@ def torch_zeros(shape: List[int], dtype: Any) -> Any:
 def _cmd_convert(args: argparse.Namespace) -> int:
     """Load SRC and write OUT: .safetensors, .pt (TorchScript), .pt2 (torch.export), .onnx or a
     folder."""
-    from . import export, load
+    from . import export, load, programs
 
     model = load(args.src)
     out = Path(args.out)
@@ -111,13 +111,13 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     elif suffix == ".pt2":
         out.parent.mkdir(parents=True, exist_ok=True)
         program = export.save_exported(model, out, _export_inputs(
-            model, shapes, export.EXPORT_BATCH, export.EXPORT_FREE), dynamic)
+            model, shapes, programs.EXPORT_BATCH, programs.EXPORT_FREE), dynamic)
         what = "torch.export program, inputs " + ", ".join(
             _program_shapes(program, names))
     elif suffix == ".onnx":
         out.parent.mkdir(parents=True, exist_ok=True)
         onnx_program = export.export_onnx(model, out, _export_inputs(
-            model, shapes, export.EXPORT_BATCH, export.EXPORT_FREE), dynamic)
+            model, shapes, programs.EXPORT_BATCH, programs.EXPORT_FREE), dynamic)
         what = "ONNX (torch.onnx.export, dynamo), inputs " + ", ".join(_onnx_shapes(onnx_program))
     else:
         quantize = args.quantize or "source"
