@@ -3,8 +3,6 @@ fallback warning, and the CLI's --input-shape / --dynamic."""
 
 from __future__ import annotations
 
-import json
-import shutil
 import warnings
 
 import numpy as np
@@ -16,17 +14,6 @@ from torch_tfjs import export
 from torch_tfjs.cli import main
 from torch_tfjs.errors import ExportError
 from fixture_cases import FIXTURES
-
-
-@pytest.fixture(scope="module")
-def free_hw(tmp_path_factory):
-    """A layers Conv2D (3×3, SAME, stride 2) with batch_input_shape [null, null, null, 3]."""
-    folder = tmp_path_factory.mktemp("free_hw") / "model"
-    shutil.copytree(FIXTURES / "layers" / "conv" / "conv2d_k3_same_s2_odd", folder)
-    raw = json.loads((folder / "model.json").read_text())
-    raw["modelTopology"]["config"]["layers"][0]["config"]["batch_input_shape"] = [None, None, None, 3]
-    (folder / "model.json").write_text(json.dumps(raw))
-    return folder
 
 
 def _check(module, model, shapes):

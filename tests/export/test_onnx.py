@@ -4,8 +4,6 @@ Skipped without the ``onnx`` extra (onnx, onnxscript, onnxruntime)."""
 
 from __future__ import annotations
 
-import json
-import shutil
 import warnings
 
 import numpy as np
@@ -68,17 +66,6 @@ def test_onnx_runtime_matches_eager(case, tmp_path):
     assert [i.name for i in session.get_inputs()] == list(model.signature.input_names)
     if model.signature.free_dims()[0] and 0 in model.signature.free_dims()[0]:  # batch stays dynamic
         _compare(path, model, [torch.cat([x, x, x]) for x in inputs])
-
-
-@pytest.fixture(scope="module")
-def free_hw(tmp_path_factory):
-    """A layers Conv2D (3×3, SAME, stride 2) with batch_input_shape [null, null, null, 3]."""
-    folder = tmp_path_factory.mktemp("free_hw") / "model"
-    shutil.copytree(FIXTURES / "layers" / "conv" / "conv2d_k3_same_s2_odd", folder)
-    raw = json.loads((folder / "model.json").read_text())
-    raw["modelTopology"]["config"]["layers"][0]["config"]["batch_input_shape"] = [None, None, None, 3]
-    (folder / "model.json").write_text(json.dumps(raw))
-    return folder
 
 
 def test_free_spatial_axes_run_at_two_sizes(free_hw, tmp_path):
