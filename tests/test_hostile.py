@@ -17,7 +17,7 @@ import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple, Type
+from typing import Any, Callable, Dict, List, Tuple, Type
 
 import numpy as np
 import pytest
@@ -251,15 +251,19 @@ def test_corpus_is_large_enough():
     assert len(CASES) >= 30
 
 
+def _lying_json_bomb(folder: Path, inflated: int) -> Path:
+    """A gzip model.json padded to ``inflated`` bytes whose ISIZE trailer claims 10."""
+    doc = copy_fixture(DENSE, folder)
+    blob = bytearray(_bomb(json.dumps(doc).encode()[:-1] + b', "pad": "', inflated))
+    blob[-4:] = (10).to_bytes(4, "little")
+    (folder / "model.json").write_bytes(bytes(blob))
+    return folder
+
+
 def test_gzip_bomb_refused_fast_and_small(tmp_path):
     """A model.json inflating past the cap is refused without inflating past it, even when its
     ISIZE trailer lies (the stream is then cut one byte past the cap)."""
-    folder = tmp_path / "m"
-    doc = copy_fixture(DENSE, folder)
-    text = json.dumps(doc).encode()
-    blob = bytearray(_bomb(text[:-1] + b', "pad": "', 8 << 20))
-    blob[-4:] = (10).to_bytes(4, "little")
-    (folder / "model.json").write_bytes(bytes(blob))
+    folder = _lying_json_bomb(tmp_path / "m", 8 << 20)
     start = time.monotonic()
     with pytest.raises(FetchError, match="inflates to more than 1000000 bytes"):
         torch_tfjs.load(folder, max_json_bytes=1_000_000)
@@ -269,12 +273,7 @@ def test_gzip_bomb_refused_fast_and_small(tmp_path):
 def test_gzip_bomb_with_lying_trailer_refused_fast_at_the_default_cap(tmp_path):
     """1 GiB of padding in about 1 MB, ISIZE forged small: refused by its inflation ratio after
     32 MiB, well before the 256 MiB cap, and in well under a second."""
-    folder = tmp_path / "m"
-    doc = copy_fixture(DENSE, folder)
-    text = json.dumps(doc).encode()
-    blob = bytearray(_bomb(text[:-1] + b', "pad": "', 1 << 30))
-    blob[-4:] = (10).to_bytes(4, "little")
-    (folder / "model.json").write_bytes(bytes(blob))
+    folder = _lying_json_bomb(tmp_path / "m", 1 << 30)
     start = time.monotonic()
     with pytest.raises(FetchError, match="gzip bomb"):
         torch_tfjs.load(folder)
