@@ -87,13 +87,9 @@ def gunzip_capped(read: Callable[[int], Buffer], what: str, limit: int,
     out = bytearray()
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
     pending = b""
-    consumed = 0  # compressed bytes read so far
+    used = 0  # compressed bytes the inflaters have consumed
     while True:
-        chunk = inflater.unconsumed_tail or pending
-        if not chunk:
-            chunk = bytes(read(_CHUNK))
-        if chunk is not inflater.unconsumed_tail:
-            consumed += len(chunk)
+        chunk = inflater.unconsumed_tail or pending or bytes(read(_CHUNK))
         pending = b""
         if not chunk:
             if not inflater.eof:
@@ -102,18 +98,16 @@ def gunzip_capped(read: Callable[[int], Buffer], what: str, limit: int,
         try:
             # bounded pieces: peak memory stays near the cap, not twice it
             out += inflater.decompress(chunk, min(limit + 1 - len(out), _CHUNK * 16))
+            used += len(chunk) - len(inflater.unconsumed_tail) - len(inflater.unused_data)
         except zlib.error as exc:
             raise FetchError(f"{what}: looks gzip-compressed but does not decompress: {exc}") from exc
         if len(out) > limit:
             raise error(f"{what}: gzip data inflates to more than {limit} bytes (the cap), refused")
-        if bomb_ratio and len(out) > BOMB_CHECK_BYTES:
-            used = max(consumed - len(inflater.unconsumed_tail), 1)
-            if len(out) > bomb_ratio * used:
-                raise error(f"{what}: gzip data inflates more than {bomb_ratio} times its size "
-                            f"({used} bytes became {len(out)}): a gzip bomb, refused")
+        if bomb_ratio and len(out) > BOMB_CHECK_BYTES and len(out) > bomb_ratio * max(used, 1):
+            raise error(f"{what}: gzip data inflates more than {bomb_ratio} times its size "
+                        f"({used} bytes became {len(out)}): a gzip bomb, refused")
         if inflater.eof:  # a further gzip member may follow (gzip files may be concatenated)
             rest = inflater.unused_data
-            consumed -= len(rest)  # counted again when the next member consumes it
             if not rest:
                 rest = bytes(read(_CHUNK))
             if not rest:
