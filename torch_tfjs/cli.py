@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from .errors import ExportError, TfjsError
+from .errors import ArtifactError, ExportError, ModelInputError, TfjsError
 
 EXAMPLES = Path(__file__).parent / "examples"
 
@@ -156,8 +156,40 @@ def _onnx_shapes(onnx_program: Any) -> List[str]:
     return out
 
 
+class _OnnxRunner:
+    """An .onnx file run by ONNX Runtime on the CPU, called like a model: tensors in (in the
+    file's input order), tensors out."""
+
+    def __init__(self, path: str) -> None:
+        try:
+            import onnxruntime
+        except ImportError:
+            raise ExportError(f"running {path} needs onnxruntime (the onnx extra): "
+                              "pip install torch_tfjs[onnx]") from None
+        try:
+            self.session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own kinds for unreadable models
+            raise ArtifactError(f"ONNX Runtime cannot load {path}: {type(exc).__name__}: "
+                                f"{str(exc).strip()[:300]}") from None
+        self.path = path
+        self.names = [i.name for i in self.session.get_inputs()]
+
+    def eval(self) -> "_OnnxRunner":
+        return self
+
+    def __call__(self, *inputs: Any) -> List[Any]:
+        import torch
+
+        if len(inputs) != len(self.names):
+            raise ModelInputError(f"{self.path} takes {len(self.names)} input(s) {self.names}, "
+                                  f"{len(inputs)} given")
+        feeds = {name: x.numpy() for name, x in zip(self.names, inputs)}
+        return [torch.from_numpy(out) for out in self.session.run(None, feeds)]
+
+
 def _load_any(src: str):  # type: ignore[no-untyped-def]
-    """A tfjs artifact, or a .pt (TorchScript) / .pt2 (torch.export) file written by convert."""
+    """A tfjs artifact, or a .pt (TorchScript) / .pt2 (torch.export) / .onnx file written by
+    convert (.onnx runs in ONNX Runtime)."""
     import torch
 
     from . import load
@@ -167,6 +199,8 @@ def _load_any(src: str):  # type: ignore[no-untyped-def]
         return torch.jit.load(src)
     if lowered.endswith(".pt2") and Path(src).is_file():
         return torch.export.load(src).module()
+    if lowered.endswith(".onnx") and Path(src).is_file():
+        return _OnnxRunner(src)
     return load(src)
 
 
@@ -331,11 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser(
         "verify", help="run a model on .npy inputs and compare with expected .npy outputs",
-        description="Run SRC (a tfjs artifact, or a .pt / .pt2 file written by convert) on the "
-                    "inputs and print max|delta| per output with its bound, tolerance * max(1, "
+        description="Run SRC (a tfjs artifact, or a .pt / .pt2 / .onnx file written by convert; "
+                    ".onnx runs in ONNX Runtime, which needs the onnx extra) on the inputs and "
+                    "print max|delta| per output with its bound, tolerance * max(1, "
                     "max|expected|). Exit status 0 when every output is within its bound, 1 "
                     "otherwise.")
-    p.add_argument("src", help="tfjs folder / model.json / URL, or a .pt / .pt2 file")
+    p.add_argument("src", help="tfjs folder / model.json / URL, or a .pt / .pt2 / .onnx file")
     p.add_argument("--inputs", nargs="+", required=True, metavar="NPY",
                    help="input arrays in the model's input order")
     p.add_argument("--expected", nargs="+", required=True, metavar="NPY",

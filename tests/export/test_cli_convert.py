@@ -134,3 +134,22 @@ def test_run_image_needs_pillow_or_reads_it(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_pil)
     assert main(["run", str(folder), "--image", str(tmp_path / "cat.jpg")]) == 2
     assert "pip install Pillow" in capsys.readouterr().err
+
+
+def test_verify_onnx_without_onnxruntime_names_the_extra(tmp_path, capsys, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_onnxruntime(name, *args, **kwargs):
+        if name == "onnxruntime":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_onnxruntime)
+    (tmp_path / "m.onnx").write_bytes(b"")
+    folder, inputs, outputs = _case("models/graph_cnn")
+    assert main(["verify", str(tmp_path / "m.onnx"), "--inputs", *map(str, inputs),
+                 "--expected", *map(str, outputs)]) == 2
+    err = capsys.readouterr().err
+    assert "ExportError" in err and "onnxruntime" in err and "pip install torch_tfjs[onnx]" in err
