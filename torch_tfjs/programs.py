@@ -103,14 +103,17 @@ def _widen(arg: torch.Tensor, axes: Sequence[int]) -> torch.Tensor:
 
 def _pinned(program: Any, wanted: Sequence[Sequence[int]], names: Sequence[str]) -> List[str]:
     """``name[axis]=size`` for each axis asked dynamic that the program holds static."""
+    from torch.fx.experimental.symbolic_shapes import is_concrete_int
+
     placeholders = [n for n in program.graph.nodes if n.op == "placeholder"
                     and n.name in set(program.graph_signature.user_inputs)]
     out = []
     for name, axes, node in zip(names, wanted, placeholders):
         shape = getattr(node.meta.get("val"), "shape", None)
         for axis in axes:
-            if shape is not None and isinstance(shape[axis], int):
-                out.append(f"{name}[{axis}]={shape[axis]}")
+            # a symbol torch specialised while tracing (int() on a size) stays a SymInt here
+            if shape is not None and is_concrete_int(shape[axis]):
+                out.append(f"{name}[{axis}]={int(shape[axis])}")
     return out
 
 

@@ -81,3 +81,22 @@ def test_cli_input_shape_and_dynamic(free_hw, tmp_path, capsys):
                  "--expected", str(tmp_path / "y.npy")]) == 0
     assert main(["convert", str(free_hw), str(out), "--input-shape", "x=1,2"]) == 2
     assert "unknown input" in capsys.readouterr().err
+
+
+def test_an_axis_torch_specialises_is_reported_pinned(free_hw):
+    """``int()`` on a dynamic size makes torch specialise it while the placeholder still holds a
+    symbol: export_program must say the batch is pinned (and the program must refuse batch 3)."""
+    model = torch_tfjs.load(free_hw).eval()
+
+    class IntOfBatch(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner, self.signature = model, model.signature
+
+        def forward(self, *inputs):  # varargs, as LayersModel / GraphModel
+            return self.inner(*inputs) * int(inputs[0].shape[0])
+
+    with pytest.warns(UserWarning, match=r"static size\(s\) .*\[0\]=2"):
+        program = export.export_program(IntOfBatch())
+    with pytest.raises(Exception):
+        program.module()(torch.zeros(3, 32, 32, 3))
