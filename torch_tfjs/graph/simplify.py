@@ -36,16 +36,19 @@ Spec = Tuple[Any, ...]
 
 # --- runtime functions (module-level so fx graphs can call them) ---------------------------------
 
+# Sizes are used as read (ints, or SymInts under torch.export / torch.compile): int() on a
+# SymInt would specialise it, pinning a dynamic batch to the example's size.
+
 def _entry(sources: Sequence[Any], entry: Any) -> int:
     if isinstance(entry, int):
         return entry
     if entry[0] == "dim":
-        return int(sources[entry[1]].shape[entry[2]])
+        return sources[entry[1]].shape[entry[2]]
     product = 1
     for factor in entry[1:]:
         if isinstance(factor, tuple) and factor[0] == "dims":
             for d in sources[factor[1]].shape[factor[2]:factor[3]]:
-                product *= int(d)
+                product *= d
         else:
             product *= _entry(sources, factor)
     return product
@@ -56,7 +59,7 @@ def shape_from_spec(sources: Sequence[Any], spec: Spec) -> List[int]:
     out: List[int] = []
     for entry in spec:
         if isinstance(entry, tuple) and entry[0] == "dims":
-            out.extend(int(d) for d in sources[entry[1]].shape[entry[2]:entry[3]])
+            out.extend(sources[entry[1]].shape[entry[2]:entry[3]])
         else:
             out.append(_entry(sources, entry))
     return out

@@ -154,9 +154,10 @@ def conv2d_backprop_input(input_sizes: Sequence[int], w: torch.Tensor, dy: torch
     """Gradient of a TF conv2d w.r.t. its input = transposed conv, sized exactly ``input_sizes``.
     ``w`` is (out_backprop channels, output channels, H, W) — conv_transpose's layout.
     ``input_sizes`` is NHWC when ``sizes_channels_last`` (default: ``channels_last``)."""
-    sizes = [int(s) for s in input_sizes]
     nhwc_sizes = channels_last if sizes_channels_last is None else sizes_channels_last
-    sizes = sizes[1:3] if nhwc_sizes else sizes[2:4]
+    spatial = list(input_sizes)[1:3] if nhwc_sizes else list(input_sizes)[2:4]
+    # only H / W: int() on the batch entry (Shape(x)[0] in Keras 3 graphs) would pin it in torch.export
+    sizes = [int(s) for s in spatial]
     if channels_last:
         dy = to_channels_first(dy)
     kernels = w.shape[2:]
