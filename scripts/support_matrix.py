@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Write SUPPORT.md from the converter registries and the fixture corpus.
+"""Write SUPPORT.md from the converter registries, the fixture corpus and the export support
+list (tests/export/export_support.json, which tests/export/test_export_matrix.py checks).
 
     python scripts/support_matrix.py          # rewrite SUPPORT.md
     python scripts/support_matrix.py --check  # exit 1 if SUPPORT.md is stale (used by tests)
@@ -12,12 +13,17 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from torch_tfjs.graph.registry import TFJS_OPS, get_op, supported_ops  # noqa: E402
 from torch_tfjs.layers.registry import TFJS_LAYER_CLASSES, get_layer_converter, supported_layers  # noqa: E402
+
+FIXTURES = ROOT / "tests" / "fixtures"
+EXPORT_SUPPORT = ROOT / "tests" / "export" / "export_support.json"
+EXPORT_TARGETS = (("pt2", ".pt2 (torch.export)"), ("onnx", "ONNX (ONNX Runtime)"))
 
 
 def fixture_coverage() -> Counter:
@@ -27,6 +33,42 @@ def fixture_coverage() -> Counter:
         for name in meta.get("covers", []):
             covered[name] += 1
     return covered
+
+
+def _export_cell(entry: Optional[Dict[str, str]]) -> str:
+    return "yes" if entry is None else "no: " + entry["reason"].replace("|", "\\|")
+
+
+def export_section() -> List[str]:
+    """The Export section: per fixture model, whether .pt2 and ONNX export and match, and the
+    per-op / per-layer fixtures listed as failing, with the reasons."""
+    support = json.loads(EXPORT_SUPPORT.read_text())["fixtures"]
+    models = sorted(str(f.parent.relative_to(FIXTURES)) for f in (FIXTURES / "models").glob("**/case.json"))
+    lines = [f"## Export: .pt2 and ONNX for {len(models)} fixture models", "",
+             "Checked by `tests/export/test_export_matrix.py` (a representative set in the default "
+             "run, every fixture model with `-m export_sweep`; ONNX needs the `onnx` extra). *yes*: "
+             "`save_exported` / `export_onnx` work, without warnings, with the signature's free axes "
+             "dynamic, and the loaded `.pt2` program / ONNX Runtime matches torch_tfjs eager within "
+             "1e-4 · max(1, max|eager|) on the fixture's inputs (and at batch 3 where the batch is "
+             "free). *no*: the export or run fails as `tests/export/export_support.json` lists.", "",
+             "| fixture model | format | " + " | ".join(t for _, t in EXPORT_TARGETS) + " |",
+             "|---|---|" + "---|" * len(EXPORT_TARGETS)]
+    for fixture in models:
+        kind = json.loads((FIXTURES / fixture / "case.json").read_text()).get("kind", "")
+        cells = [_export_cell(support.get(fixture, {}).get(t)) for t, _ in EXPORT_TARGETS]
+        lines.append(f"| {fixture} | {kind} | " + " | ".join(cells) + " |")
+    ops = {f: v for f, v in sorted(support.items()) if not f.startswith("models/")}
+    total = sum(1 for kind in ("layers", "graph", "keras") for _ in (FIXTURES / kind).glob("**/case.json"))
+    lines += ["", f"### Per-op / per-layer fixtures: {len(ops)} of {total} listed as not exporting", "",
+              "`pytest tests/export/test_export_matrix.py -m export_ops` exports every layers, graph "
+              "and keras fixture the same way; the others export and match.", ""]
+    if ops:
+        lines += ["| fixture | " + " | ".join(t for _, t in EXPORT_TARGETS) + " |",
+                  "|---|" + "---|" * len(EXPORT_TARGETS)]
+        for fixture, targets in ops.items():
+            lines.append(f"| {fixture} | " + " | ".join(_export_cell(targets.get(t))
+                                                     for t, _ in EXPORT_TARGETS) + " |")
+    return lines + [""]
 
 
 def render() -> str:
@@ -56,6 +98,7 @@ def render() -> str:
     extra_ops = [op for op in supported_ops() if op not in all_ops]
     if extra_ops:
         lines += ["Ops beyond the tfjs op list: " + ", ".join(extra_ops), ""]
+    lines += export_section()
     return "\n".join(lines).rstrip() + "\n"
 
 

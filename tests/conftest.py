@@ -24,7 +24,32 @@ def _deterministic():
     yield
 
 
+#: Markers of opt-in sweeps: their tests are deselected unless ``-m`` names the marker, except
+#: those marked ``default=True`` (``pytest.mark.export_sweep(default=True)``: in every run).
+OPT_IN_MARKERS = ("export_sweep", "export_ops")
+
+
+def _opted_out(item, markers):
+    marks = [item.get_closest_marker(m) for m in markers]
+    return any(m is not None and not m.kwargs.get("default") for m in marks)
+
+
+def _deselect_opt_in(config, items):
+    """Drop opt-in sweep tests from the run unless ``-m`` asks for them."""
+    expression = config.getoption("markexpr") or ""
+    opted_out = [m for m in OPT_IN_MARKERS if m not in expression]
+    if not opted_out:
+        return
+    keep, drop = [], []
+    for item in items:
+        (drop if _opted_out(item, opted_out) else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 def pytest_collection_modifyitems(config, items):
+    _deselect_opt_in(config, items)
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA device")

@@ -1,10 +1,10 @@
-"""``export_onnx`` / ``torch-tfjs convert SRC out.onnx``: ONNX Runtime matches torch_tfjs eager
-on fixture models of both formats, free spatial axes stay dynamic, errors name what failed.
-Skipped without the ``onnx`` extra (onnx, onnxscript, onnxruntime)."""
+"""``export_onnx`` / ``torch-tfjs convert SRC out.onnx``: free spatial axes stay dynamic, the CLI
+writes ONNX, errors name what failed. ONNX Runtime against eager on the fixture models:
+test_export_matrix.py. Skipped without the ``onnx`` extra (onnx, onnxscript, onnxruntime)."""
 
 from __future__ import annotations
 
-import warnings
+import json
 
 import numpy as np
 import pytest
@@ -19,8 +19,6 @@ from torch_tfjs import export  # noqa: E402
 from torch_tfjs.cli import main  # noqa: E402
 from torch_tfjs.errors import ExportError  # noqa: E402
 from fixture_cases import FIXTURES  # noqa: E402
-
-MODELS = FIXTURES / "models"
 
 
 def _outputs(value):
@@ -40,32 +38,6 @@ def _compare(path, model, inputs):
         assert g.shape == w.shape
         bound = 1e-4 * max(1.0, float(np.abs(w).max()) if w.size else 1.0)
         assert float(np.abs(g.astype(np.float64) - w).max()) <= bound
-
-
-def _stored_inputs(folder):
-    return [torch.from_numpy(np.load(f)) for f in sorted(folder.glob("input_*.npy"))]
-
-
-@pytest.mark.parametrize("case", [
-    "models/mobilenet_like",                   # layers CNN
-    "models/embedding_lstm_text",              # layers Embedding + LSTM
-    "graph_cnn",
-    "graph_mobilenet_like",
-    "graph_transformer_block",
-])
-def test_onnx_runtime_matches_eager(case, tmp_path):
-    folder = MODELS / case
-    model = torch_tfjs.load(folder).eval()
-    path = tmp_path / "m.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no torch noise for the user
-        export.export_onnx(model, path)
-    inputs = _stored_inputs(folder)
-    _compare(path, model, inputs)
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    assert [i.name for i in session.get_inputs()] == list(model.signature.input_names)
-    if model.signature.free_dims()[0] and 0 in model.signature.free_dims()[0]:  # batch stays dynamic
-        _compare(path, model, [torch.cat([x, x, x]) for x in inputs])
 
 
 def test_free_spatial_axes_run_at_two_sizes(free_hw, tmp_path):
@@ -105,3 +77,43 @@ def test_errors_name_what_failed(free_hw, tmp_path, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_onnxscript)
     with pytest.raises(ExportError, match=r"onnxscript.*pip install torch_tfjs\[onnx\]"):
         export.export_onnx(model, tmp_path / "m.onnx")
+
+
+def test_verify_runs_an_onnx_file(tmp_path, capsys):
+    """``verify out.onnx`` runs the file in ONNX Runtime against tfjs's stored outputs: two
+    inputs, two outputs; a perturbed reference fails; wrong inputs are exit 2, named."""
+    folder = FIXTURES / "models" / "models" / "multi_io_shared"
+    meta = json.loads((folder / "case.json").read_text())
+    inputs = [str(folder / i["file"]) for i in meta["inputs"]]
+    outputs = [str(folder / o["file"]) for o in meta["outputs"]]
+    out = tmp_path / "m.onnx"
+    assert main(["convert", str(folder), str(out)]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(out), "--inputs", *inputs, "--expected", *outputs]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("OK") == 2 and "MISMATCH" not in printed
+
+    wrong = tmp_path / "wrong.npy"
+    ref = np.load(outputs[1])
+    np.save(wrong, ref + np.float32(0.01) * np.float32(max(1.0, float(np.abs(ref).max()))))
+    assert main(["verify", str(out), "--inputs", *inputs, "--expected", outputs[0], str(wrong)]) == 1
+    assert "output 1" in capsys.readouterr().out.split("MISMATCH")[0].splitlines()[-1]
+
+    assert main(["verify", str(out), "--inputs", inputs[0], "--expected", *outputs]) == 2
+    err = capsys.readouterr().err
+    assert "ModelInputError" in err and "in_a" in err and "in_b" in err
+
+    short = tmp_path / "short.npy"
+    np.save(short, np.load(inputs[0])[:, :3])  # 3 features where the model takes 6
+    assert main(["verify", str(out), "--inputs", str(short), inputs[1], "--expected", *outputs]) == 2
+    assert "running" in capsys.readouterr().err
+
+
+def test_verify_names_an_unreadable_onnx_file(tmp_path, capsys):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a protobuf")
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((1, 4), np.float32))
+    assert main(["verify", str(bad), "--inputs", str(x), "--expected", str(x)]) == 2
+    err = capsys.readouterr().err
+    assert "ArtifactError" in err and "bad.onnx" in err
