@@ -4,9 +4,9 @@ the program / ONNX Runtime matches torch_tfjs eager, or fails with the reason th
 is generated from the same file by ``scripts/support_matrix.py``.
 
 Default run: a representative set of fixture models (layers and graph, one / several inputs and
-outputs, a listed failure). ``-m export_sweep``: every fixture model (about 3 min on 2 cores).
-``-m export_ops``: every per-op / per-layer fixture (about 20 min). ONNX tests skip without the
-``onnx`` extra.
+outputs, a listed failure; about 1.5 min on 2 busy cores). ``-m export_sweep``: every fixture
+model (3-5 min). ``-m export_ops``: every layers / graph / keras fixture (about 1 h on 2 busy
+cores). ONNX tests skip without the ``onnx`` extra.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import torch
 import torch_tfjs
 from torch_tfjs import export
 from torch_tfjs.errors import ExportError
-from fixture_cases import Case, discover
+from fixture_cases import Case, assert_matches, discover
 
 SUPPORT: Dict[str, Dict[str, Dict[str, str]]] = json.loads(
     (Path(__file__).parent / "export_support.json").read_text())["fixtures"]
@@ -61,13 +61,15 @@ def _model(path: Path) -> Any:
 
 
 def _inputs(case: Case, model: Any) -> List[torch.Tensor]:
-    """The case's stored inputs in the signature's order (by name where the case names them)."""
+    """The case's stored inputs in the signature's order (by name where the case names them),
+    in the dtypes the program is exported for (eager casts to the same)."""
     arrays = case.inputs()
     names = case.input_names()
     wanted = list(model.signature.input_names)
     if all(names) and sorted(names) == sorted(wanted):
         arrays = [arrays[names.index(n)] for n in wanted]
-    return [torch.from_numpy(a) for a in arrays]
+    dtypes = [e.dtype for e in export.example_inputs(model)]
+    return [torch.from_numpy(a).to(d) for a, d in zip(arrays, dtypes)]
 
 
 def _input_sets(case: Case, model: Any) -> List[List[torch.Tensor]]:
@@ -87,18 +89,11 @@ def _outputs(value: Any) -> List[np.ndarray]:
 
 
 def _assert_close(got: List[np.ndarray], want: List[np.ndarray], what: str) -> None:
-    """Same count, shapes and dtypes kinds; max|d| <= 1e-4 * max(1, max|want|) (exact for ints)."""
+    """Same count and shapes; max|d| <= 1e-4 * max(1, max|want|), NaN / inf where eager has
+    them, integers and bools exact (``fixture_cases.assert_matches`` with eager as reference)."""
     assert len(got) == len(want), f"{what}: {len(got)} outputs, eager has {len(want)}"
     for i, (g, w) in enumerate(zip(got, want)):
-        assert g.shape == w.shape, f"{what} output {i}: shape {g.shape} != eager {w.shape}"
-        if w.dtype.kind in "biu":
-            assert np.array_equal(g, w), f"{what} output {i}: integers differ from eager"
-            continue
-        if not w.size:
-            continue
-        bound = TOLERANCE * max(1.0, float(np.nanmax(np.abs(w))))
-        err = float(np.nanmax(np.abs(g.astype(np.float64) - w)))
-        assert err <= bound, f"{what} output {i}: max|d| {err:.3g} > {bound:.3g}"
+        assert_matches(g, w, TOLERANCE, f"{what} output {i}")
 
 
 def _no_warnings(fn: Callable[[], Any]) -> Any:
