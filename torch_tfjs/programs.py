@@ -203,6 +203,19 @@ def _output_names(model: nn.Module, program: Any) -> Optional[List[str]]:
     return names if names and len(names) == len(outputs) and len(set(names)) == len(names) else None
 
 
+def _onnx_failure(exc: Exception) -> str:
+    """``Type: first line`` of torch's error, plus the cause it lists in its report (e.g.
+    ``DispatchError: No ONNX function found for aten.sort.stable``): the first line alone only
+    says that conversion failed."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()  # torch colours its report
+    first = text.splitlines()[0] if text else ""
+    causes = re.findall(r"^<class '[\w.]+\.(\w+)'>: (.*)$", text, flags=re.M)
+    cause = f" ({causes[0][0]}: {causes[0][1][:300]})" if causes else ""
+    return f"{type(exc).__name__}: {first[:300]}{cause}"
+
+
 def export_onnx(model: nn.Module, path: PathLike, inputs: Optional[Sequence[torch.Tensor]] = None,
                 dynamic_shapes: Optional[DynamicAxes] = None, opset: Optional[int] = None) -> Any:
     """Save the model as ONNX at ``path`` through ``torch.onnx.export(..., dynamo=True)``.
@@ -231,10 +244,8 @@ def export_onnx(model: nn.Module, path: PathLike, inputs: Optional[Sequence[torc
                     program, (), None, dynamo=True, opset_version=opset, verbose=False,
                     input_names=list(names), output_names=_output_names(model, program))
             except Exception as exc:  # torch's converter raises many kinds
-                text = str(exc).strip()
-                first = text.splitlines()[0] if text else ""
                 raise ExportError(f"torch.onnx.export of {type(model).__name__} failed: "
-                                  f"{type(exc).__name__}: {first[:500]}") from exc
+                                  f"{_onnx_failure(exc)}") from exc
             if onnx_program is None:
                 raise ExportError("torch.onnx.export returned no ONNX program")
             try:
