@@ -11,7 +11,6 @@ cores). ONNX tests skip without the ``onnx`` extra.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import warnings
@@ -55,8 +54,9 @@ MODEL_CASES = _params(["models"], lambda c: pytest.mark.export_sweep(default=c.i
 OP_CASES = _params(OP_KINDS, lambda c: pytest.mark.export_ops)
 
 
-@functools.lru_cache(maxsize=None)
 def _model(path: Path) -> Any:
+    """A fresh model per test: one that already ran (a LayersModel caching its output masks as
+    tensor attributes) makes torch warn while exporting it."""
     return torch_tfjs.load(path).eval()
 
 
