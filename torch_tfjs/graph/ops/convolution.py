@@ -156,7 +156,7 @@ def conv2d_backprop_input(input_sizes: Sequence[int], w: torch.Tensor, dy: torch
     ``input_sizes`` is NHWC when ``sizes_channels_last`` (default: ``channels_last``)."""
     nhwc_sizes = channels_last if sizes_channels_last is None else sizes_channels_last
     spatial = list(input_sizes)[1:3] if nhwc_sizes else list(input_sizes)[2:4]
-    # only H / W: int() on the batch entry (Shape(x)[0] in Keras 3 graphs) would pin it in torch.export
+    # H / W only: int() on the batch entry (Shape(x)[0] in Keras 3) pins it in torch.export
     sizes = [int(s) for s in spatial]
     if channels_last:
         dy = to_channels_first(dy)
