@@ -100,7 +100,7 @@ class CompiledPackage:
         if not self.path.is_file():
             raise FileNotFoundError(f"no AOTInductor package at {self.path}")
         try:
-            self._loader = torch._C._aoti.AOTIModelPackageLoader(  # type: ignore[attr-defined]
+            self._loader = torch._C._aoti.AOTIModelPackageLoader(
                 str(self.path), "model", False, num_runners, -1)
         except Exception as exc:
             raise ExportError(f"{self.path}: not a loadable AOTInductor package (written by another "
