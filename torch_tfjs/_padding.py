@@ -15,13 +15,38 @@ import torch
 import torch.nn.functional as F
 
 
-def same_pads(size: int, kernel: int, stride: int, dilation: int = 1) -> Tuple[int, int]:
-    """(before, after) padding of one spatial axis for TF SAME."""
+def static_shape(tensor: torch.Tensor) -> Tuple[int, ...]:
+    """The sizes of a tensor whose shape is fixed for the model (weights, constants) as Python
+    ints, also while ``torch.jit.trace`` records: the tracer otherwise hands out sizes as traced
+    tensors, so arithmetic on them (padding from a kernel's size) lands in the TorchScript graph
+    and Python comparisons on them raise TracerWarnings. Not for inputs, whose sizes may vary."""
+    state = torch._C._get_tracing_state()
+    if state is None:
+        return tuple(tensor.shape)
+    torch._C._set_tracing_state(None)  # read the sizes untraced, then resume recording
+    try:
+        return tuple(int(d) for d in tensor.shape)
+    finally:
+        torch._C._set_tracing_state(state)
+
+
+def same_pads(size: Any, kernel: int, stride: int, dilation: int = 1) -> Tuple[Any, Any]:
+    """(before, after) padding of one spatial axis for TF SAME. ``size``: an int, a SymInt
+    (``torch.export``) or a traced size (``torch.jit.trace``); ``kernel``, ``stride`` and
+    ``dilation`` are ints. The pads are ints whenever they do not depend on ``size``."""
     effective = (kernel - 1) * dilation + 1
+    if stride == 1:  # out == size, so total = effective - 1 whatever the size: plain ints
+        return (effective - 1) // 2, (effective - 1) - (effective - 1) // 2
     # ceil(size / stride); not -(-size // stride): ONNX exports a symbolic floor division as
     # its truncating Div, wrong for the negative operand
     out = (size + stride - 1) // stride
-    total = max((out - 1) * stride + effective - size, 0)
+    total = (out - 1) * stride + effective - size
+    if isinstance(total, torch.Tensor):
+        # a traced size: Python's max would compare it once (TracerWarning) and record either
+        # a constant or the unclamped arithmetic; clamp keeps the trace right for every size
+        total = total.clamp(min=0)
+    else:
+        total = max(total, 0)
     return total // 2, total - total // 2
 
 
@@ -67,14 +92,14 @@ def tf_conv(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
     """A TF-semantics convolution on a channels-first tensor (padding valid / same / causal)."""
     pad: Any = 0
     if padding == "same":
-        kernel = weight.shape[2:]
+        kernel = static_shape(weight)[2:]
         pads = same_pads_nd(x.shape[2:], kernel, strides, dilation)
         symmetric, extra = split_symmetric(pads)
         if needs_pad(extra):
             x = F.pad(x, extra)
         pad = tuple(symmetric)
     elif padding == "causal":  # Conv1D only: all padding on the left
-        x = F.pad(x, [dilation[0] * (weight.shape[-1] - 1), 0])
+        x = F.pad(x, [dilation[0] * (static_shape(weight)[-1] - 1), 0])
     return _CONV[rank](x, weight, bias, tuple(strides), pad, tuple(dilation), groups)
 
 

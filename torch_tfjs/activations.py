@@ -36,6 +36,8 @@ def hard_sigmoid_keras3(x: torch.Tensor) -> torch.Tensor:
 
 
 def relu6(x: torch.Tensor) -> torch.Tensor:
+    """min(max(x, 0), 6), with float bounds: TorchScript's ``optimize_for_inference`` fails on a
+    traced ``clamp`` with int bounds ("expected double"). The one relu6 of layers and graph ops."""
     return torch.clamp(x, 0.0, 6.0)
 
 

@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from ..._layout import to_channels_first, to_channels_last
-from ..._padding import needs_pad, same_pads_nd, split_symmetric, tf_avg_pool, tf_conv, tf_max_pool
+from ..._padding import (needs_pad, same_pads_nd, split_symmetric, static_shape, tf_avg_pool, tf_conv,
+                         tf_max_pool)
 from ..node import OpNode, Value
 from ..registry import channels_last_flag, layout_rewrite, register_op
 from .matrices import apply_fused_activation, split_fused_ops
@@ -44,8 +45,8 @@ def conv_nd(x: torch.Tensor, w: torch.Tensor, bias: Optional[torch.Tensor], rank
     """TF convolution; ``w`` is already in torch layout (out, in/groups, *spatial)."""
     if channels_last:
         x = to_channels_first(x)
-    if groups < 0:  # depthwise: one group per input channel
-        groups = x.shape[1]
+    if groups < 0:  # depthwise: one group per input channel (a count the filter fixes, so read
+        groups = static_shape(x)[1]  # untraced: a traced groups keeps TorchScript from folding)
     if padding == "explicit":
         symmetric, extra = split_symmetric(explicit or [])
         if needs_pad(extra):
@@ -68,13 +69,15 @@ def split_fused_bias(bias: Optional[torch.Tensor], channels: int, rank: int,
     is, right-aligned) is that same vector. A scalar (``conv + 3``) is expanded to one."""
     if bias is None:
         return None, None
-    if bias.numel() == 1 and channels != 1:
+    shape = static_shape(bias)  # a weight: decide once, not per traced size
+    numel = int(np.prod(shape))
+    if numel == 1 and channels != 1:
         return bias.reshape(1).expand(channels), None
-    if bias.dim() <= 1:
+    if len(shape) <= 1:
         return bias.reshape(-1), None
-    if bias.dim() <= rank + 2:
-        axis = bias.dim() - 1 if channels_last else bias.dim() - rank - 1
-        if axis >= 0 and bias.shape[axis] == channels and bias.numel() == channels:
+    if len(shape) <= rank + 2:
+        axis = len(shape) - 1 if channels_last else len(shape) - rank - 1
+        if axis >= 0 and shape[axis] == channels and numel == channels:
             return bias.reshape(-1), None
     return None, bias
 
@@ -98,7 +101,7 @@ def fused_conv_nd(x: torch.Tensor, w: torch.Tensor, bias: Optional[torch.Tensor]
     ``bias_channels_last`` is the node's own data format, which the bias is shaped for; the
     layout pass flips only ``channels_last``, to run the conv on NCHW views. See
     :func:`split_fused_bias` for the bias shapes taken."""
-    vector, rest = split_fused_bias(bias, w.shape[0], rank, bias_channels_last)
+    vector, rest = split_fused_bias(bias, static_shape(w)[0], rank, bias_channels_last)
     y = conv_nd(x, w, vector, rank, strides, padding, explicit, dilations, groups, channels_last)
     if rest is not None:  # a bias that varies along more than the channel axis
         if bias_channels_last != channels_last:
@@ -159,7 +162,7 @@ def conv2d_backprop_input(input_sizes: Sequence[int], w: torch.Tensor, dy: torch
     sizes = sizes[1:3] if nhwc_sizes else sizes[2:4]
     if channels_last:
         dy = to_channels_first(dy)
-    kernels = w.shape[2:]
+    kernels = static_shape(w)[2:]
     pads = _pads(sizes, kernels, strides, dilations, padding, explicit)
     torch_pad: List[int] = []
     out_pad: List[int] = []

@@ -8,6 +8,7 @@ from typing import Any, List, Optional, Sequence, Union
 import torch
 import torch.nn.functional as F
 
+from ...activations import relu6
 from ..node import OpNode, Value
 from ..registry import register_op
 
@@ -42,7 +43,7 @@ def apply_fused_activation(x: torch.Tensor, name: str, alpha: Any = None) -> tor
     if name == "relu":
         return torch.relu(x)
     if name == "relu6":
-        return torch.clamp(x, 0, 6)
+        return relu6(x)  # float bounds: TorchScript's optimize_for_inference rejects int ones
     if name == "elu":
         return F.elu(x)
     if name == "selu":
