@@ -18,6 +18,7 @@ from typing import Any, Callable, List, Sequence
 import torch
 from torch import nn
 
+from ._padding import shape_specialized_trace
 from .errors import ExportError
 
 #: Profiling runs before oneDNN Graph has fused (the profiling executor specialises on the
@@ -127,7 +128,7 @@ def compile_traced(model: nn.Module, inputs: Sequence[torch.Tensor]) -> Callable
     with torch.no_grad():
         expected = model(*args)
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), shape_specialized_trace():
                 warnings.simplefilter("error", torch.jit.TracerWarning)  # a guess recorded as fact
                 traced = torch.jit.trace(_Positional(model), args, check_trace=False, strict=False)
         except Exception as exc:

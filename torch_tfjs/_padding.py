@@ -8,8 +8,10 @@ an explicit ``F.pad`` before the op.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Any, List, Optional, Sequence, Tuple
+import threading
+from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -20,14 +22,38 @@ def static_shape(tensor: torch.Tensor) -> Tuple[int, ...]:
     ints, also while ``torch.jit.trace`` records: the tracer otherwise hands out sizes as traced
     tensors, so arithmetic on them (padding from a kernel's size) lands in the TorchScript graph
     and Python comparisons on them raise TracerWarnings. Not for inputs, whose sizes may vary."""
-    state = torch._C._get_tracing_state()
-    if state is None:
+    if not torch.jit.is_tracing():  # also what Dynamo / torch.export see
         return tuple(tensor.shape)
+    state = torch._C._get_tracing_state()
     torch._C._set_tracing_state(None)  # read the sizes untraced, then resume recording
     try:
         return tuple(int(d) for d in tensor.shape)
     finally:
         torch._C._set_tracing_state(state)
+
+
+_SPECIALIZED = threading.local()
+
+
+@contextlib.contextmanager
+def shape_specialized_trace() -> Iterator[None]:
+    """Within the block, a ``torch.jit.trace`` records SAME padding for the example's sizes
+    (plain ints: a ``conv`` with padding, or one constant ``F.pad``) instead of size arithmetic
+    that holds for every size. For programs traced once per input shape (``backend="onednn"``):
+    oneDNN Graph cannot fuse the arithmetic on traced sizes, and TorchScript cannot fold it."""
+    saved = getattr(_SPECIALIZED, "on", False)
+    _SPECIALIZED.on = True
+    try:
+        yield
+    finally:
+        _SPECIALIZED.on = saved
+
+
+def spatial_sizes(x: torch.Tensor) -> Sequence[Any]:
+    """``x.shape[2:]``: traced sizes in a trace, ints inside :func:`shape_specialized_trace`."""
+    if getattr(_SPECIALIZED, "on", False):
+        return static_shape(x)[2:]
+    return x.shape[2:]
 
 
 def same_pads(size: Any, kernel: int, stride: int, dilation: int = 1) -> Tuple[Any, Any]:
@@ -93,7 +119,7 @@ def tf_conv(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
     pad: Any = 0
     if padding == "same":
         kernel = static_shape(weight)[2:]
-        pads = same_pads_nd(x.shape[2:], kernel, strides, dilation)
+        pads = same_pads_nd(spatial_sizes(x), kernel, strides, dilation)
         symmetric, extra = split_symmetric(pads)
         if needs_pad(extra):
             x = F.pad(x, extra)
@@ -111,7 +137,7 @@ def tf_max_pool(x: torch.Tensor, rank: int, kernel, strides, padding: str) -> to
     """TF max pooling on a channels-first tensor."""
     pad = [0] * rank
     if padding == "same":
-        pads = same_pads_nd(x.shape[2:], kernel, strides, [1] * rank)
+        pads = same_pads_nd(spatial_sizes(x), kernel, strides, [1] * rank)
         pad, extra = split_symmetric(pads)
         if needs_pad(extra):
             x = F.pad(x, extra, value=float("-inf"))
@@ -125,7 +151,7 @@ def tf_avg_pool(x: torch.Tensor, rank: int, kernel, strides, padding: str) -> to
         return tf_avg_pool(x.float(), rank, kernel, strides, padding).to(x.dtype)
     if padding != "same":
         return _AVG[rank](x, tuple(kernel), tuple(strides))
-    pads = same_pads_nd(x.shape[2:], kernel, strides, [1] * rank)
+    pads = same_pads_nd(spatial_sizes(x), kernel, strides, [1] * rank)
     symmetric, extra = split_symmetric(pads)
     # torch's avg_pool3d refuses an input smaller than the window even when its own padding
     # would cover it ("input image smaller than kernel size"); TF SAME allows it (found by the

@@ -9,6 +9,7 @@ without copies; Const filters are stored pre-transformed by the importer (``para
 
 from __future__ import annotations
 
+import math
 from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -16,8 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from ..._layout import to_channels_first, to_channels_last
-from ..._padding import (needs_pad, same_pads_nd, split_symmetric, static_shape, tf_avg_pool, tf_conv,
-                         tf_max_pool)
+from ..._padding import (needs_pad, same_pads_nd, spatial_sizes, split_symmetric, static_shape, tf_avg_pool,
+                         tf_conv, tf_max_pool)
 from ..node import OpNode, Value
 from ..registry import channels_last_flag, layout_rewrite, register_op
 from .matrices import apply_fused_activation, split_fused_ops
@@ -70,7 +71,7 @@ def split_fused_bias(bias: Optional[torch.Tensor], channels: int, rank: int,
     if bias is None:
         return None, None
     shape = static_shape(bias)  # a weight: decide once, not per traced size
-    numel = int(np.prod(shape))
+    numel = math.prod(shape)  # not np.prod: Dynamo would trace it as a tensor op
     if numel == 1 and channels != 1:
         return bias.reshape(1).expand(channels), None
     if len(shape) <= 1:
@@ -167,7 +168,7 @@ def conv2d_backprop_input(input_sizes: Sequence[int], w: torch.Tensor, dy: torch
     torch_pad: List[int] = []
     out_pad: List[int] = []
     crop: List[Tuple[int, int]] = []  # what is still to cut (+) or zero-fill (-) per side
-    for n, m, k, s, d, (before, _) in zip(sizes, dy.shape[2:], kernels, strides, dilations, pads):
+    for n, m, k, s, d, (before, _) in zip(sizes, spatial_sizes(dy), kernels, strides, dilations, pads):
         full = (m - 1) * s + (k - 1) * d + 1  # conv_transpose's length with no padding
         after = full - before - n  # the forward conv's window coverage past the input
         if 0 <= before - after < max(s, d):  # torch can do it alone (output_padding adds the end)
@@ -231,7 +232,7 @@ def dilation2d(x: torch.Tensor, f: torch.Tensor, strides: List[int], rates: List
     """Grayscale morphological dilation: max over the window of input + filter (NHWC; f: HWC)."""
     kh, kw, c = f.shape
     xc = to_channels_first(x)
-    pads = _pads(xc.shape[2:], [kh, kw], strides, rates, padding, None)
+    pads = _pads(spatial_sizes(xc), [kh, kw], strides, rates, padding, None)
     (top, bottom), (left, right) = pads
     xc = F.pad(xc, [left, right, top, bottom], value=float("-inf"))
     oh = (xc.shape[2] - (kh - 1) * rates[0] - 1) // strides[0] + 1
