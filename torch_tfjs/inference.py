@@ -216,7 +216,10 @@ def optimize_for_inference(model: nn.Module, *, backend: str = "aoti", dynamic: 
       process, even a fresh one, loads the package in milliseconds instead of compiling again.
       Models that ``torch.export`` cannot capture fall back to ``"inductor"`` with a warning in
       the ``torch_tfjs`` log. ``"inductor"``: ``torch.compile`` with freezing, compiled in each
-      process; other ``torch.compile`` backend names are passed through.
+      process; other ``torch.compile`` backend names are passed through. ``"onednn"``: per
+      input shape a frozen TorchScript trace with oneDNN Graph fusion, built in seconds and
+      checked once against eager; models it cannot run (control flow, fusion errors) fall back
+      to ``"aoti"`` with a warning in the log.
     - ``dynamic=False`` (default) compiles one specialised kernel set per input shape (the first
       call with a new batch size compiles again); ``True`` compiles once with every axis the
       signature leaves free dynamic (slower kernels on the CPU); ``None`` (``torch.compile``
