@@ -49,7 +49,7 @@ class _fusion:
 
     def __enter__(self) -> None:
         _FUSION_LOCK.acquire()
-        self.saved = torch.jit.onednn_fusion_enabled()
+        self.saved = torch.jit.onednn_fusion_enabled()  # type: ignore[no-untyped-call]
         torch.jit.enable_onednn_fusion(self.on)
 
     def __exit__(self, *exc: Any) -> None:
@@ -131,8 +131,10 @@ def compile_traced(model: nn.Module, inputs: Sequence[torch.Tensor]) -> Callable
         expected = model(*args)
         try:
             with warnings.catch_warnings(), shape_specialized_trace():
-                warnings.simplefilter("error", torch.jit.TracerWarning)  # a guess recorded as fact
-                traced = torch.jit.trace(_Positional(model), args, check_trace=False, strict=False)
+                # a TracerWarning is a Python decision on a traced value, recorded as a constant
+                warnings.simplefilter("error", torch.jit.TracerWarning)  # type: ignore[attr-defined]
+                traced = torch.jit.trace(  # type: ignore[no-untyped-call]
+                    _Positional(model), args, check_trace=False, strict=False)
         except Exception as exc:
             raise JitBackendError(f"torch.jit.trace failed: {_first_line(exc)}") from exc
         try:

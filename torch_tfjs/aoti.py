@@ -46,7 +46,7 @@ ProgramTransform = Callable[[Any], Any]
 
 
 def compile_package(model: nn.Module, path: PathLike, inputs: Optional[Sequence[torch.Tensor]] = None,
-                    dynamic_shapes: Optional[DynamicAxes] = None, *,
+                    dynamic_shapes: Optional[DynamicAxes] = None, *, threads: Optional[int] = None,
                     transform: Optional[ProgramTransform] = None) -> Path:
     """Compile ``model`` with AOTInductor into the package ``path`` (``.pt2``); returns the path.
 
@@ -54,7 +54,9 @@ def compile_package(model: nn.Module, path: PathLike, inputs: Optional[Sequence[
     (default: zeros with batch 2 and other free axes 32, every free axis dynamic; give
     ``dynamic_shapes=[[]] * n`` for a program specialised to the inputs' shapes, whose kernels
     are faster). ``transform`` rewrites the exported program before compiling (e.g. lowering
-    small convolutions). Compiling takes seconds to a minute on a CPU and needs a C++ compiler.
+    small convolutions). ``threads``: the CPU thread count compiled into the kernels (fastest,
+    1 skips OpenMP entirely); ``None`` (default) lets the package use the running process's
+    OpenMP thread count (``torch.set_num_threads``), for packages that run elsewhere. Compiling takes seconds to a minute on a CPU and needs a C++ compiler.
     The file is written atomically (a partial package never appears under ``path``)."""
     from torch._inductor import aoti_compile_and_package
 
@@ -67,9 +69,11 @@ def compile_package(model: nn.Module, path: PathLike, inputs: Optional[Sequence[
             program = transform(program)
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        handle, partial = tempfile.mkstemp(suffix=".pt2", prefix=".partial-", dir=target.parent)
+        handle, partial = tempfile.mkstemp(suffix=".partial.pt2", prefix=f".{target.stem}-", dir=target.parent)
         os.close(handle)
         configs = dict(INDUCTOR_CONFIGS)
+        # inductor otherwise bakes the compiling process's torch.get_num_threads() into the code
+        configs.update({"cpp.threads": threads} if threads is not None else {"cpp.dynamic_threads": True})
         configs["aot_inductor.metadata"] = {
             META_FORMAT: FORMAT,
             META_SIGNATURE: json.dumps(_signature_json(signature)),
@@ -100,7 +104,7 @@ class CompiledPackage:
         if not self.path.is_file():
             raise FileNotFoundError(f"no AOTInductor package at {self.path}")
         try:
-            self._loader = torch._C._aoti.AOTIModelPackageLoader(  # type: ignore[attr-defined]
+            self._loader = torch._C._aoti.AOTIModelPackageLoader(
                 str(self.path), "model", False, num_runners, -1)
         except Exception as exc:
             raise ExportError(f"{self.path}: not a loadable AOTInductor package (written by another "
@@ -199,8 +203,11 @@ def model_fingerprint(model: nn.Module) -> str:
     code or its printed module tree), signature, and every parameter's and buffer's bytes."""
     digest = hashlib.blake2b(digest_size=20)
     digest.update(type(model).__qualname__.encode())
-    code = getattr(getattr(model, "graph_module", None), "code", None)
+    code = getattr(getattr(model, "graph_module", None), "code", None)  # GraphModel: fx code
     digest.update((code if isinstance(code, str) else repr(model)).encode())
+    config = getattr(model, "keras_config", None)  # LayersModel: strides, paddings, ... live here
+    if config is not None:
+        digest.update(json.dumps(config, sort_keys=True, default=repr).encode())
     signature = getattr(model, "signature", None)
     if isinstance(signature, Signature):
         digest.update(json.dumps(_signature_json(signature), sort_keys=True).encode())

@@ -24,7 +24,7 @@ Two ways to run the compiled code:
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -59,16 +59,17 @@ class InferenceModel(nn.Module):
         self._compiled: Any = None
         self._options: Dict[str, Any] = {}
         if backend in ("aoti", "onednn"):
-            self._signature = model.signature if isinstance(getattr(model, "signature", None), Signature) else None
-            if self._signature is None:
+            signature = getattr(model, "signature", None)
+            if not isinstance(signature, Signature):
                 raise ExportError(f"backend={backend!r} needs a torch_tfjs model with a signature, got "
                                   f"{type(model).__name__}")
+            self._signature: Signature = signature
             self._cache = aoti.PackageCache(resolve_cache_dir(cache_dir))
             self._fingerprint: Optional[str] = None
             self._packages: Dict[Tuple[Any, ...], aoti.CompiledPackage] = {}
             self._lock = threading.Lock()
             self._float_dtype = _float_dtype(model)
-            self._traced: Dict[Tuple[Any, ...], Any] = {}
+            self._traced: Dict[Tuple[Any, ...], Callable[..., Any]] = {}
         else:
             self._use_torch_compile(backend)
 
@@ -79,7 +80,7 @@ class InferenceModel(nn.Module):
             if backend == "inductor" else {}
         self._compiled = torch.compile(self.model, dynamic=self.dynamic, backend=backend)
 
-    def _traced_for(self, values: Sequence[Any]) -> Optional[Any]:
+    def _traced_for(self, values: Sequence[Any]) -> Optional[Callable[..., Any]]:
         """The oneDNN Graph program for these inputs' shapes, traced on first need; ``None``
         after falling back to ``"aoti"`` (this call then runs there)."""
         if any(not isinstance(v, torch.Tensor) for v in values):
@@ -134,12 +135,13 @@ class InferenceModel(nn.Module):
         if self._fingerprint is None:
             self._fingerprint = aoti.model_fingerprint(self.model)
         dynamic_axes = free if free is not None else [[] for _ in tensors]
+        threads = torch.get_num_threads()  # compiled into the kernels: part of the key
         key = aoti.package_key(self._fingerprint, tensors if free is None else
-                               [t.new_empty(0) for t in tensors], dynamic_axes, {})
+                               [t.new_empty(0) for t in tensors], dynamic_axes, {"threads": threads})
         examples = [t.detach() for t in tensors]
         try:
             path = self._cache.get_or_compile(key, lambda target: aoti.compile_package(
-                self.model, target, examples, dynamic_axes))
+                self.model, target, examples, dynamic_axes, threads=threads))
             return aoti.load_package(path)
         except ExportError as exc:
             logger.warning("optimize_for_inference: AOTInductor cannot compile %s (%s); falling "
@@ -228,7 +230,8 @@ def optimize_for_inference(model: nn.Module, *, backend: str = "aoti", dynamic: 
       (default) has inductor drive the kernels from C++ instead of Python, less per-kernel
       overhead for small inputs, for a longer first compile.
     - ``num_threads``: CPU threads for each call (set around the call, restored after it);
-      ``None`` uses ``torch.get_num_threads()``. On a machine shared with other busy processes,
+      ``None`` uses ``torch.get_num_threads()``. AOTI compiles the thread count into the
+      package (one package per count; 1 thread skips OpenMP entirely). On a machine shared with other busy processes,
       fewer threads than cores avoids OpenMP's collapse under contention (see
       docs/performance.md).
 
