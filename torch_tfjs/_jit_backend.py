@@ -32,7 +32,8 @@ UNTRACEABLE_OPS = frozenset({
     "NonMaxSuppressionV4", "NonMaxSuppressionV5", "Unique", "SparseToDense",
 })
 
-# enable_onednn_fusion is process-global: one compile at a time sets it and restores it.
+# enable_onednn_fusion is process-global: a call sets it and restores it holding this lock (so
+# calls on oneDNN programs from several threads run one at a time).
 _FUSION_LOCK = threading.RLock()
 
 
