@@ -8,20 +8,71 @@ an explicit ``F.pad`` before the op.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Any, List, Optional, Sequence, Tuple
+import threading
+from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 
 
-def same_pads(size: int, kernel: int, stride: int, dilation: int = 1) -> Tuple[int, int]:
-    """(before, after) padding of one spatial axis for TF SAME."""
+def static_shape(tensor: torch.Tensor) -> Tuple[int, ...]:
+    """The sizes of a tensor whose shape is fixed for the model (weights, constants) as Python
+    ints, also while ``torch.jit.trace`` records: the tracer otherwise hands out sizes as traced
+    tensors, so arithmetic on them (padding from a kernel's size) lands in the TorchScript graph
+    and Python comparisons on them raise TracerWarnings. Not for inputs, whose sizes may vary."""
+    if not torch.jit.is_tracing():  # also what Dynamo / torch.export see
+        return tuple(tensor.shape)
+    state = torch._C._get_tracing_state()
+    torch._C._set_tracing_state(None)  # read the sizes untraced, then resume recording
+    try:
+        return tuple(int(d) for d in tensor.shape)
+    finally:
+        torch._C._set_tracing_state(state)
+
+
+_SPECIALIZED = threading.local()
+
+
+@contextlib.contextmanager
+def shape_specialized_trace() -> Iterator[None]:
+    """Within the block, a ``torch.jit.trace`` records SAME padding for the example's sizes
+    (plain ints: a ``conv`` with padding, or one constant ``F.pad``) instead of size arithmetic
+    that holds for every size. For programs traced once per input shape (``backend="onednn"``):
+    oneDNN Graph cannot fuse the arithmetic on traced sizes, and TorchScript cannot fold it."""
+    saved = getattr(_SPECIALIZED, "on", False)
+    _SPECIALIZED.on = True
+    try:
+        yield
+    finally:
+        _SPECIALIZED.on = saved
+
+
+def spatial_sizes(x: torch.Tensor) -> Sequence[Any]:
+    """``x.shape[2:]``: traced sizes in a trace, ints inside :func:`shape_specialized_trace`."""
+    if getattr(_SPECIALIZED, "on", False):
+        return static_shape(x)[2:]
+    return x.shape[2:]
+
+
+def same_pads(size: Any, kernel: int, stride: int, dilation: int = 1) -> Tuple[Any, Any]:
+    """(before, after) padding of one spatial axis for TF SAME. ``size``: an int, a SymInt
+    (``torch.export``) or a traced size (``torch.jit.trace``); ``kernel``, ``stride`` and
+    ``dilation`` are ints. The pads are ints whenever they do not depend on ``size``."""
     effective = (kernel - 1) * dilation + 1
+    if stride == 1:  # out == size, so total = effective - 1 whatever the size: plain ints
+        return (effective - 1) // 2, (effective - 1) - (effective - 1) // 2
     # ceil(size / stride); not -(-size // stride): ONNX exports a symbolic floor division as
     # its truncating Div, wrong for the negative operand
     out = (size + stride - 1) // stride
-    total = max((out - 1) * stride + effective - size, 0)
+    total = (out - 1) * stride + effective - size
+    if isinstance(total, torch.Tensor):
+        # a traced size: Python's max would compare it once (TracerWarning) and record either
+        # a constant or the unclamped arithmetic; clamp keeps the trace right for every size
+        total = total.clamp(min=0)
+    else:
+        total = max(total, 0)
     return total // 2, total - total // 2
 
 
@@ -67,14 +118,14 @@ def tf_conv(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
     """A TF-semantics convolution on a channels-first tensor (padding valid / same / causal)."""
     pad: Any = 0
     if padding == "same":
-        kernel = weight.shape[2:]
-        pads = same_pads_nd(x.shape[2:], kernel, strides, dilation)
+        kernel = static_shape(weight)[2:]
+        pads = same_pads_nd(spatial_sizes(x), kernel, strides, dilation)
         symmetric, extra = split_symmetric(pads)
         if needs_pad(extra):
             x = F.pad(x, extra)
         pad = tuple(symmetric)
     elif padding == "causal":  # Conv1D only: all padding on the left
-        x = F.pad(x, [dilation[0] * (weight.shape[-1] - 1), 0])
+        x = F.pad(x, [dilation[0] * (static_shape(weight)[-1] - 1), 0])
     return _CONV[rank](x, weight, bias, tuple(strides), pad, tuple(dilation), groups)
 
 
@@ -86,7 +137,7 @@ def tf_max_pool(x: torch.Tensor, rank: int, kernel, strides, padding: str) -> to
     """TF max pooling on a channels-first tensor."""
     pad = [0] * rank
     if padding == "same":
-        pads = same_pads_nd(x.shape[2:], kernel, strides, [1] * rank)
+        pads = same_pads_nd(spatial_sizes(x), kernel, strides, [1] * rank)
         pad, extra = split_symmetric(pads)
         if needs_pad(extra):
             x = F.pad(x, extra, value=float("-inf"))
@@ -100,7 +151,7 @@ def tf_avg_pool(x: torch.Tensor, rank: int, kernel, strides, padding: str) -> to
         return tf_avg_pool(x.float(), rank, kernel, strides, padding).to(x.dtype)
     if padding != "same":
         return _AVG[rank](x, tuple(kernel), tuple(strides))
-    pads = same_pads_nd(x.shape[2:], kernel, strides, [1] * rank)
+    pads = same_pads_nd(spatial_sizes(x), kernel, strides, [1] * rank)
     symmetric, extra = split_symmetric(pads)
     # torch's avg_pool3d refuses an input smaller than the window even when its own padding
     # would cover it ("input image smaller than kernel size"); TF SAME allows it (found by the

@@ -36,6 +36,10 @@ def hard_sigmoid_keras3(x: torch.Tensor) -> torch.Tensor:
 
 
 def relu6(x: torch.Tensor) -> torch.Tensor:
+    """min(max(x, 0), 6), with float bounds: TorchScript's ``optimize_for_inference`` fails on a
+    traced ``clamp`` with int bounds ("expected double"). The one relu6 of layers and graph ops."""
+    if not x.is_floating_point():  # Relu6 on int tensors stays int (float bounds would promote)
+        return torch.clamp(x, 0, 6)
     return torch.clamp(x, 0.0, 6.0)
 
 

@@ -204,9 +204,13 @@ class GraphModel(nn.Module):
         """Where the artifact was read from (its model.json path or URL)."""
         return self._importer.artifact.source
 
-    def op_counts(self) -> Dict[str, int]:
-        """TF op → number of nodes in the artifact's main graph, most frequent first."""
+    def op_counts(self, include_functions: bool = False) -> Dict[str, int]:
+        """TF op → number of nodes in the artifact's main graph (``include_functions``: and in
+        its library functions, the bodies of TF2 control flow), most frequent first."""
         counts = collections.Counter(node.op for node in self._importer.nodes.values())
+        if include_functions:
+            for fdef in self._importer.function_defs.values():
+                counts.update(str(n.get("op", "")) for n in fdef.get("nodeDef", []) or [])
         return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
     def _parameter_stats(self) -> Tuple[int, int, int]:

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .._layout import to_channels_first, to_channels_last
-from .._padding import tf_conv
+from .._padding import spatial_sizes, static_shape, tf_conv
 from .._log import warn_semantics
 from .base import KerasLayer, LayerSpec, conf_tuple, data_format
 from ..activations import is_elementwise
@@ -260,7 +260,7 @@ class Conv2DTranspose(_Conv):
         # ``output_padding`` e re-extends the end (zeros + bias past the full output): take the
         # symmetric part of the crop there and narrow the rest.
         pads, extra, starts, lengths = [], [], [], []
-        for n, k, s, d, p in zip(x.shape[2:], self.kernel.shape[2:], self.strides, self.dilation,
+        for n, k, s, d, p in zip(spatial_sizes(x), static_shape(self.kernel)[2:], self.strides, self.dilation,
                                  self.output_padding):
             crop, length = transposed_extent(n, k, s, d, self.padding, p)
             after = (n - 1) * s + (k - 1) * d + 1 - crop - length  # < 0: zeros to add at the end

@@ -22,6 +22,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 import torch
 
 from .._loading import add_dtype_marker
+from ..activations import relu6
 from ..errors import LayerConfigError
 from .base import KerasLayer, LayerSpec
 from .registry import register_layer
@@ -67,10 +68,6 @@ def _multiply(x: Any, y: Any) -> Any:
 
 def _divide(x: Any, y: Any) -> Any:
     return x / y
-
-
-def relu6(x: torch.Tensor) -> torch.Tensor:
-    return torch.clamp(x, 0.0, 6.0)
 
 
 #: TF functions a Keras 2 ``TFOpLambda`` may name that map onto torch without running code from

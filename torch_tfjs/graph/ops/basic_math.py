@@ -10,12 +10,9 @@ from typing import Callable, Dict, Optional
 import torch
 import torch.nn.functional as F
 
+from ...activations import relu6
 from ..node import OpNode, Static, Value
 from ..registry import elementwise, register_op
-
-
-def relu6(x: torch.Tensor) -> torch.Tensor:
-    return torch.clamp(x, 0, 6)
 
 
 def elu(x: torch.Tensor) -> torch.Tensor:

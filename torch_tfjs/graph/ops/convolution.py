@@ -9,6 +9,7 @@ without copies; Const filters are stored pre-transformed by the importer (``para
 
 from __future__ import annotations
 
+import math
 from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -16,7 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from ..._layout import to_channels_first, to_channels_last
-from ..._padding import needs_pad, same_pads_nd, split_symmetric, tf_avg_pool, tf_conv, tf_max_pool
+from ..._padding import (needs_pad, same_pads_nd, spatial_sizes, split_symmetric, static_shape, tf_avg_pool,
+                         tf_conv, tf_max_pool)
 from ..node import OpNode, Value
 from ..registry import channels_last_flag, layout_rewrite, register_op
 from .matrices import apply_fused_activation, split_fused_ops
@@ -44,8 +46,8 @@ def conv_nd(x: torch.Tensor, w: torch.Tensor, bias: Optional[torch.Tensor], rank
     """TF convolution; ``w`` is already in torch layout (out, in/groups, *spatial)."""
     if channels_last:
         x = to_channels_first(x)
-    if groups < 0:  # depthwise: one group per input channel
-        groups = x.shape[1]
+    if groups < 0:  # depthwise: one group per input channel (a count the filter fixes, so read
+        groups = static_shape(x)[1]  # untraced: a traced groups keeps TorchScript from folding)
     if padding == "explicit":
         symmetric, extra = split_symmetric(explicit or [])
         if needs_pad(extra):
@@ -68,13 +70,15 @@ def split_fused_bias(bias: Optional[torch.Tensor], channels: int, rank: int,
     is, right-aligned) is that same vector. A scalar (``conv + 3``) is expanded to one."""
     if bias is None:
         return None, None
-    if bias.numel() == 1 and channels != 1:
+    shape = static_shape(bias)  # a weight: decide once, not per traced size
+    numel = math.prod(shape)  # not np.prod: Dynamo would trace it as a tensor op
+    if numel == 1 and channels != 1:
         return bias.reshape(1).expand(channels), None
-    if bias.dim() <= 1:
+    if len(shape) <= 1:
         return bias.reshape(-1), None
-    if bias.dim() <= rank + 2:
-        axis = bias.dim() - 1 if channels_last else bias.dim() - rank - 1
-        if axis >= 0 and bias.shape[axis] == channels and bias.numel() == channels:
+    if len(shape) <= rank + 2:
+        axis = len(shape) - 1 if channels_last else len(shape) - rank - 1
+        if axis >= 0 and shape[axis] == channels and numel == channels:
             return bias.reshape(-1), None
     return None, bias
 
@@ -98,7 +102,7 @@ def fused_conv_nd(x: torch.Tensor, w: torch.Tensor, bias: Optional[torch.Tensor]
     ``bias_channels_last`` is the node's own data format, which the bias is shaped for; the
     layout pass flips only ``channels_last``, to run the conv on NCHW views. See
     :func:`split_fused_bias` for the bias shapes taken."""
-    vector, rest = split_fused_bias(bias, w.shape[0], rank, bias_channels_last)
+    vector, rest = split_fused_bias(bias, static_shape(w)[0], rank, bias_channels_last)
     y = conv_nd(x, w, vector, rank, strides, padding, explicit, dilations, groups, channels_last)
     if rest is not None:  # a bias that varies along more than the channel axis
         if bias_channels_last != channels_last:
@@ -160,12 +164,12 @@ def conv2d_backprop_input(input_sizes: Sequence[int], w: torch.Tensor, dy: torch
     sizes = [int(s) for s in spatial]
     if channels_last:
         dy = to_channels_first(dy)
-    kernels = w.shape[2:]
+    kernels = static_shape(w)[2:]
     pads = _pads(sizes, kernels, strides, dilations, padding, explicit)
     torch_pad: List[int] = []
     out_pad: List[int] = []
     crop: List[Tuple[int, int]] = []  # what is still to cut (+) or zero-fill (-) per side
-    for n, m, k, s, d, (before, _) in zip(sizes, dy.shape[2:], kernels, strides, dilations, pads):
+    for n, m, k, s, d, (before, _) in zip(sizes, spatial_sizes(dy), kernels, strides, dilations, pads):
         full = (m - 1) * s + (k - 1) * d + 1  # conv_transpose's length with no padding
         after = full - before - n  # the forward conv's window coverage past the input
         if 0 <= before - after < max(s, d):  # torch can do it alone (output_padding adds the end)
@@ -229,7 +233,7 @@ def dilation2d(x: torch.Tensor, f: torch.Tensor, strides: List[int], rates: List
     """Grayscale morphological dilation: max over the window of input + filter (NHWC; f: HWC)."""
     kh, kw, c = f.shape
     xc = to_channels_first(x)
-    pads = _pads(xc.shape[2:], [kh, kw], strides, rates, padding, None)
+    pads = _pads(spatial_sizes(xc), [kh, kw], strides, rates, padding, None)
     (top, bottom), (left, right) = pads
     xc = F.pad(xc, [left, right, top, bottom], value=float("-inf"))
     oh = (xc.shape[2] - (kh - 1) * rates[0] - 1) // strides[0] + 1

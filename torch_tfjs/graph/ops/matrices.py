@@ -8,6 +8,8 @@ from typing import Any, List, Optional, Sequence, Union
 import torch
 import torch.nn.functional as F
 
+from ..._padding import static_shape
+from ...activations import relu6
 from ..node import OpNode, Value
 from ..registry import register_op
 
@@ -42,7 +44,7 @@ def apply_fused_activation(x: torch.Tensor, name: str, alpha: Any = None) -> tor
     if name == "relu":
         return torch.relu(x)
     if name == "relu6":
-        return torch.clamp(x, 0, 6)
+        return relu6(x)  # float bounds: TorchScript's optimize_for_inference rejects int ones
     if name == "elu":
         return F.elu(x)
     if name == "selu":
@@ -68,10 +70,26 @@ FUSED_ACTIVATIONS = ("relu", "relu6", "elu", "selu", "leakyrelu", "prelu", "sigm
 
 def fused_mat_mul(a: torch.Tensor, b: torch.Tensor, transpose_a: bool, transpose_b: bool,
                   bias: Optional[torch.Tensor], activation: str, alpha: Any) -> torch.Tensor:
-    out = mat_mul(a, b, transpose_a, transpose_b)
-    if bias is not None:
-        out = out + bias
+    if _linear_bias(a, b, transpose_b, bias):
+        # one F.linear, bias inside: TorchScript's oneDNN Graph fusion (torch 2.13) fails on
+        # a matmul followed by a constant add ("vector::_M_range_check"), not on linear
+        out = F.linear(a.mT if transpose_a else a, b if transpose_b else b.mT, bias)
+    else:
+        out = mat_mul(a, b, transpose_a, transpose_b)
+        if bias is not None:
+            out = out + bias
     return apply_fused_activation(out, activation, alpha)
+
+
+def _linear_bias(a: torch.Tensor, b: torch.Tensor, transpose_b: bool,
+                 bias: Optional[torch.Tensor]) -> bool:
+    """Whether ``a @ b + bias`` is a plain ``F.linear``: float, 2-D ``b``, a bias per column."""
+    if bias is None or not a.is_floating_point() or b.dim() != 2 or bias.dim() != 1:
+        return False
+    if not (a.dtype == b.dtype == bias.dtype):
+        return False
+    columns = static_shape(b)[0 if transpose_b else 1]
+    return static_shape(bias)[0] == columns
 
 
 def split_fused_ops(node: OpNode, extra: List[Value]) -> tuple:
