@@ -18,7 +18,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, Sequence
 
 import torch
 
@@ -57,9 +57,10 @@ def aoti(model: torch.nn.Module, x: torch.Tensor, lowered: bool, folder: Path) -
         program = export_program(model, (x,), dynamic_shapes=[[]])
         if lowered:
             program = _lowering.lower_small_convs(program)
-        path = folder / f"{'lowered' if lowered else 'plain'}-{x.shape[0]}-{torch.get_num_threads()}.pt2"
-        aoti_compile_and_package(program, package_path=str(path), inductor_configs={"freezing": True})
-    runner = aoti_load_package(str(path))
+        name = f"{'lowered' if lowered else 'plain'}-{x.shape[0]}-{torch.get_num_threads()}.pt2"
+        aoti_compile_and_package(program, package_path=str(folder / name),
+                                 inductor_configs={"freezing": True})
+    runner = aoti_load_package(str(folder / name))
     return lambda: runner(x)
 
 
@@ -72,7 +73,8 @@ def measure(path: str, batch: int, use_aoti: bool, rounds: int, calls: int, fold
         fns: Dict[str, Callable] = {}
         compile_s: Dict[str, float] = {}
         for name, model in models.items():
-            compiled = torch.compile(model, backend=lowered_backend if "lowered" in name else "inductor")
+            backend = lowered_backend if "lowered" in name else "inductor"
+            compiled = torch.compile(model, backend=backend)
             start = time.perf_counter()
             compiled(x)
             compile_s[name] = time.perf_counter() - start
@@ -118,7 +120,8 @@ def main(argv: Sequence[str] = ()) -> None:
     print(f"torch {torch.__version__}, {time.strftime('%Y-%m-%d')}; median (min) per call of "
           f"{args.rounds} interleaved rounds of {args.calls} calls; ratio to the same compiler "
           "without lowering\n")
-    print("| model | batch | threads | compiled | ms per call (min) | ratio | compile | max abs Δ vs eager |")
+    print("| model | batch | threads | compiled | ms per call (min) | ratio | compile "
+          "| max abs Δ vs eager |")
     print("|---|---:|---:|---|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory(prefix="bench_lowering-") as folder:
         for threads in (int(t) for t in args.threads.split(",")):

@@ -41,12 +41,12 @@ class Point:
     cin: int
     cout: int
 
-    def shape(self, batch: int) -> ConvShape:
+    def shape(self, batch: int, dtype: torch.dtype = torch.float32) -> ConvShape:
         kernel = {"dw3": 3, "dw3s2": 3, "dw5": 5, "pw": 1}[self.kind]
         stride = 2 if self.kind == "dw3s2" else 1
         groups = 1 if self.kind == "pw" else self.cin
         return ConvShape(batch, self.cin, self.cout, self.size, self.size, (kernel, kernel),
-                         (stride, stride), (kernel // 2, kernel // 2), (1, 1), groups)
+                         (stride, stride), (kernel // 2, kernel // 2), (1, 1), groups, dtype)
 
 
 #: MobileNetV2 0.35 at 96-224, MobileFaceNet at 112 (56→7, 64-512 channels), MoveNet
@@ -66,7 +66,8 @@ def _block_type() -> type:
     """A fresh conv + bias + ReLU6 module class: its own ``forward`` code object, so Dynamo
     compiles each grid point afresh (no recompile limit, no guard chains across points)."""
     source = ("def forward(self, x):\n"
-              "    y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding, 1, self.groups)\n"
+              "    y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding, 1,\n"
+              "                 self.groups)\n"
               "    return torch.clamp(y, 0.0, 6.0)\n")
     namespace: Dict[str, Callable] = {}
     exec(compile(source, "<calibration block>", "exec"), {"torch": torch, "F": F}, namespace)
@@ -76,8 +77,9 @@ def _block_type() -> type:
 def block(shape: ConvShape) -> nn.Module:
     module = _block_type()()
     per_group = shape.in_channels // shape.groups
-    module.weight = nn.Parameter(torch.randn(shape.out_channels, per_group, *shape.kernel) * 0.1)
-    module.bias = nn.Parameter(torch.randn(shape.out_channels) * 0.1)
+    weight = torch.randn(shape.out_channels, per_group, *shape.kernel) * 0.1
+    module.weight = nn.Parameter(weight.to(shape.dtype))
+    module.bias = nn.Parameter((torch.randn(shape.out_channels) * 0.1).to(shape.dtype))
     module.stride, module.padding, module.groups = shape.stride, shape.padding, shape.groups
     return module.eval()
 
@@ -91,7 +93,8 @@ def lowered_backend(gm: torch.fx.GraphModule, example_inputs: Sequence[torch.Ten
     return compile_fx(gm, example_inputs, decompositions=table)
 
 
-def time_rounds(fns: Dict[str, Callable[[], object]], rounds: int, calls: int) -> Dict[str, List[float]]:
+def time_rounds(fns: Dict[str, Callable[[], object]], rounds: int,
+                calls: int) -> Dict[str, List[float]]:
     """Per-call seconds of each function in each round; the functions alternate within a round
     (order flipped every round) so drifting machine load hits them alike."""
     out: Dict[str, List[float]] = {name: [] for name in fns}
@@ -122,11 +125,12 @@ class Result:
         return self.lowered[0] / self.onednn[0]
 
 
-def measure(point: Point, batch: int, threads: int, rounds: int, calls: int) -> Result:
-    shape = point.shape(batch)
+def measure(point: Point, batch: int, threads: int, rounds: int, calls: int,
+            dtype: torch.dtype = torch.float32) -> Result:
+    shape = point.shape(batch, dtype)
     torch.manual_seed(0)
     model = block(shape)
-    x = torch.randn(batch, shape.in_channels, shape.height, shape.width).contiguous(
+    x = torch.randn(batch, shape.in_channels, shape.height, shape.width).to(dtype).contiguous(
         memory_format=torch.channels_last)
     start = time.perf_counter()
     with torch.no_grad():
@@ -134,7 +138,7 @@ def measure(point: Point, batch: int, threads: int, rounds: int, calls: int) -> 
         lowered = torch.compile(block_copy(model), backend=lowered_backend)
         expected, got = plain(x), lowered(x)
         compile_s = time.perf_counter() - start
-        max_diff = float((expected - got).abs().max())
+        max_diff = float((expected.float() - got.float()).abs().max())
         for _ in range(10):
             plain(x), lowered(x)
         times = time_rounds({"onednn": lambda: plain(x), "lowered": lambda: lowered(x)},
@@ -170,13 +174,13 @@ def fit_threshold(results: List[Result], stat: int = 0) -> Tuple[int, float]:
     return best, loss(best)
 
 
-def report(results: List[Result]) -> None:
+def report(results: List[Result], dtype: torch.dtype = torch.float32) -> None:
     print("\n| kind | input | threads | batch | MACs | oneDNN µs (min) | lowered µs (min) "
           "| lowered ÷ oneDNN | should_lower | max abs Δ |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---|---:|")
     for r in results:
         p = r.point
-        decided = _lowering.should_lower(p.shape(r.batch))
+        decided = _lowering.should_lower(p.shape(r.batch, dtype))
         print(f"| {p.kind} | {p.size}×{p.size}×{p.cin}→{p.cout} | {r.threads} | {r.batch} "
               f"| {r.macs:,} | {r.onednn[0]:.1f} ({r.onednn[1]:.1f}) "
               f"| {r.lowered[0]:.1f} ({r.lowered[1]:.1f}) | {r.ratio:.2f} | {decided} "
@@ -205,25 +209,27 @@ def main(argv: Sequence[str] = ()) -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--quick", action="store_true", help="two shapes per kind")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
     args = parser.parse_args(list(argv) or None)
     from torch._inductor import config
     config.freezing = True  # as optimize_for_inference compiles
     config.cpp_wrapper = True
     grid = QUICK if args.quick else GRID
+    dtype = getattr(torch, args.dtype)
     results = []
     for threads in (int(t) for t in args.threads.split(",")):
         torch.set_num_threads(threads)  # inductor's kernels take the count at compile time
         for kind in args.kinds.split(","):
             for point in grid[kind]:
                 for batch in (int(b) for b in args.batches.split(",")):
-                    r = measure(point, batch, threads, args.rounds, args.calls)
+                    r = measure(point, batch, threads, args.rounds, args.calls, dtype)
                     print(f"{kind} {point.size}x{point.size}x{point.cin}->{point.cout} t{threads} "
                           f"b{batch}: oneDNN {r.onednn[0]:.1f} µs, lowered {r.lowered[0]:.1f} µs "
                           f"({r.ratio:.2f}), compile {r.compile_s:.0f} s", flush=True)
                     results.append(r)
-    print(f"\ntorch {torch.__version__}, {time.strftime('%Y-%m-%d')}; median (min) per call of "
-          f"{args.rounds} interleaved rounds of {args.calls} calls")
-    report(results)
+    print(f"\n{args.dtype}, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}; "
+          f"median (min) per call of {args.rounds} interleaved rounds of {args.calls} calls")
+    report(results, dtype)
 
 
 if __name__ == "__main__":

@@ -70,7 +70,8 @@ def test_depthwise_other_kernels_equal_conv2d(kernel, dtype):
     _assert_close(out, _reference(x, w, b, (2, 1), (kernel // 2, 0), (1, 2), 4), dtype)
 
 
-@pytest.mark.parametrize("stride,padding,bias", list(itertools.product([1, 2], [0, 1], [True, False])))
+@pytest.mark.parametrize("stride,padding,bias",
+                         list(itertools.product([1, 2], [0, 1], [True, False])))
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("channels_last", [True, False], ids=["nhwc", "nchw"])
 def test_pointwise_equals_conv2d(stride, padding, bias, dtype, channels_last):

@@ -266,7 +266,8 @@ def conv_decompositions(decide: Decider = should_lower,
     model assume that batch size instead (an exported program is traced at batch 2 and serves
     every batch: pass the batch it will mostly run at)."""
     if not callable(decide):
-        raise ExportError(f"conv_decompositions: decide must be callable, got {type(decide).__name__}")
+        raise ExportError("conv_decompositions: decide must be callable, got "
+                          f"{type(decide).__name__}")
     if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or batch < 1):
         raise ExportError(f"conv_decompositions: batch must be a positive int, got {batch!r}")
     decomposition = ConvolutionDecomposition(decide, batch, _thresholds())
