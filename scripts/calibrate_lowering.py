@@ -188,14 +188,17 @@ def report(results: List[Result], dtype: torch.dtype = torch.float32) -> None:
     print("\nFitted thresholds (lower iff MACs <= threshold; loss = µs lost over the grid):")
     groups = {"depthwise 3x3 (stride 1 and 2)": ("dw3", "dw3s2"), "depthwise 5x5": ("dw5",),
               "1x1": ("pw",)}
-    for label, kinds in groups.items():
-        chosen = [r for r in results if r.point.kind in kinds]
-        if not chosen:
-            continue
-        wins = sum(r.ratio < 1 for r in chosen)
-        fits = [fit_threshold(chosen, stat) for stat in (0, 1)]
-        print(f"  {label}: medians {fits[0][0]:,} (loss {fits[0][1]:.0f} µs), minima "
-              f"{fits[1][0]:,} (loss {fits[1][1]:.0f} µs); lowered faster in {wins}/{len(chosen)}")
+    # per thread count: the loss is in µs, so one slow setting would outweigh the others
+    for threads in sorted({r.threads for r in results}):
+        for label, kinds in groups.items():
+            chosen = [r for r in results if r.point.kind in kinds and r.threads == threads]
+            if not chosen:
+                continue
+            wins = sum(r.ratio < 1 for r in chosen)
+            fits = [fit_threshold(chosen, stat) for stat in (0, 1)]
+            print(f"  {threads} thread(s), {label}: medians {fits[0][0]:,} (loss "
+                  f"{fits[0][1]:.0f} µs), minima {fits[1][0]:,} (loss {fits[1][1]:.0f} µs); "
+                  f"lowered faster in {wins}/{len(chosen)}")
     print(f"Current constants: DEPTHWISE_MAX_KERNEL={_lowering.DEPTHWISE_MAX_KERNEL}, "
           f"DEPTHWISE_MAX_MACS={_lowering.DEPTHWISE_MAX_MACS:,}, "
           f"POINTWISE_MAX_MACS={_lowering.POINTWISE_MAX_MACS:,}")

@@ -122,9 +122,10 @@ def test_should_lower_at_the_depthwise_boundary():
     assert not L.should_lower(_depthwise(8, 12, channels))
     # stride 2 quarters the work
     assert L.should_lower(_depthwise(1, 24, channels, stride=2))
-    # kernels above DEPTHWISE_MAX_KERNEL never, however small
-    assert L.DEPTHWISE_MAX_KERNEL == 3
-    assert not L.should_lower(_depthwise(1, 4, 8, kernel=5))
+    # 5×5 by the same budget; kernels above DEPTHWISE_MAX_KERNEL never, however small
+    assert L.DEPTHWISE_MAX_KERNEL == 5
+    assert L.should_lower(_depthwise(1, 4, 8, kernel=5))
+    assert not L.should_lower(_depthwise(1, 4, 8, kernel=7))
 
 
 def test_should_lower_at_the_pointwise_boundary():
@@ -136,9 +137,9 @@ def test_should_lower_at_the_pointwise_boundary():
 
 
 def test_should_lower_only_lowered_dtypes_and_kinds():
-    assert not L.should_lower(_pointwise(1, 4, 8, 8, dtype=torch.float64))
-    assert L.should_lower(_pointwise(1, 4, 8, 8, dtype=torch.bfloat16)) == (
-        torch.bfloat16 in L.LOWERED_DTYPES)
+    assert L.should_lower(_pointwise(1, 4, 8, 8))
+    for dtype in (torch.float64, torch.float16, torch.bfloat16):  # not calibrated: kept
+        assert not L.should_lower(_pointwise(1, 4, 8, 8, dtype=dtype))
     grouped = L.ConvShape(1, 8, 8, 4, 4, (1, 1), groups=2)
     full = L.ConvShape(1, 8, 8, 4, 4, (3, 3), padding=(1, 1))
     assert grouped.kind is None and full.kind is None

@@ -32,22 +32,30 @@ aten = torch.ops.aten
 # --------------------------------------------------------------------------------------------
 # Cost model
 # --------------------------------------------------------------------------------------------
-# Calibrated by scripts/calibrate_lowering.py (conv + bias + ReLU6 block, inductor with
-# freezing and the C++ wrapper, lowered vs oneDNN, interleaved rounds, medians) on the 2-core
-# AMD EPYC CI machine, torch 2.13.0+cpu, 2026-12-03; numbers in docs/performance.md
-# ("Small convolutions lowered"). Work is counted in multiply-adds of the whole call (batch
-# included), since the fixed cost of a oneDNN call is what lowering saves and the generated
-# loop's cost grows with the work.
+# Calibrated by scripts/calibrate_lowering.py (conv + bias + ReLU6 block, channels-last input,
+# inductor with freezing and the C++ wrapper, lowered vs oneDNN, 7 interleaved rounds of 100
+# calls, medians) on the 2-core AMD EPYC CI machine, torch 2.13.0+cpu, 2026-12-03, under heavy
+# load from other jobs (load average 5-9). Work is counted in multiply-adds of the whole call,
+# batch included: the fixed cost of a oneDNN call is what lowering saves, and the generated
+# loop's cost grows with the work. With 1 thread the grid separates cleanly: depthwise (3×3
+# stride 1 and 2, and 5×5) lowered is faster up to 1.81 M multiply-adds (ratios 0.43-0.79) and
+# slower from 1.99 M (1.03-1.62); 1×1 faster up to 3.54 M (0.47-0.91), slower from 15.9 M
+# (1.38, 1.81). With 2 threads (depthwise 3×3 only; noisier) the best depthwise threshold is
+# 0.75-1.0 M. Table in docs/performance.md ("Small convolutions lowered").
 
-#: Largest depthwise kernel side lowered: 5×5 taps cost more in a generated loop than oneDNN's
-#: vectorised kernel saves in call overhead.
-DEPTHWISE_MAX_KERNEL = 3
-#: Depthwise calls up to this many multiply-adds (N·Ho·Wo·Cout·kh·kw) are lowered.
-DEPTHWISE_MAX_MACS = 1_500_000
-#: 1×1 calls up to this many multiply-adds (N·Ho·Wo·Cout·Cin) are lowered to a matrix product.
-POINTWISE_MAX_MACS = 1_000_000
-#: Dtypes lowered. Reduced-precision depthwise taps are computed in float32 and rounded once.
-LOWERED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+#: Largest depthwise kernel side lowered (5×5 followed the same multiply-add budget as 3×3 on
+#: the grid; larger kernels were not measured).
+DEPTHWISE_MAX_KERNEL = 5
+#: Depthwise calls up to this many multiply-adds (N·Ho·Wo·Cout·kh·kw) are lowered: the fit over
+#: 1 and 2 threads together (995 k; 1 thread alone: 1.81 M).
+DEPTHWISE_MAX_MACS = 1_000_000
+#: 1×1 calls up to this many multiply-adds (N·Ho·Wo·Cout·Cin) are lowered to a matrix product
+#: (the 1-thread fit: 3.54 M, the largest size measured faster).
+POINTWISE_MAX_MACS = 3_600_000
+#: Dtypes the cost model lowers: float32 only, the one calibrated. float16 / bfloat16 lower
+#: correctly (depthwise taps summed in float32, rounded once; tests/test_lowering.py) when a
+#: decider asks, but were not timed.
+LOWERED_DTYPES = (torch.float32,)
 
 
 @dataclass(frozen=True)
