@@ -23,7 +23,7 @@ def test_matches_tfjs_reference(kind, name):
     case = _case(kind, name)
     model = torch_tfjs.load(case.path)
     torch._dynamo.reset()
-    fast = torch_tfjs.optimize_for_inference(model)
+    fast = torch_tfjs.optimize_for_inference(model, backend="inductor")
     x = torch.from_numpy(np.ascontiguousarray(case.inputs()[0]))
     out = fast(x)
     assert not out.requires_grad

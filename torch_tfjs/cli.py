@@ -108,6 +108,13 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         export.save_torchscript(model, out, _export_inputs(model, shapes, 1, 1))
         what = "TorchScript (torch.jit.trace)"
+    elif suffix == ".pt2" and args.aot:
+        from . import aoti
+
+        aoti.compile_package(model, out, _export_inputs(
+            model, shapes, programs.EXPORT_BATCH, programs.EXPORT_FREE), dynamic)
+        what = ("AOTInductor package (frozen weights; load with torch_tfjs.aoti.load_package, "
+                "torch._inductor.aoti_load_package or C++ AOTIModelPackageLoader)")
     elif suffix == ".pt2":
         out.parent.mkdir(parents=True, exist_ok=True)
         program = export.save_exported(model, out, _export_inputs(
@@ -128,6 +135,8 @@ def _cmd_convert(args: argparse.Namespace) -> int:
                                                      args.shard_size != export.DEFAULT_SHARD_SIZE):
         print("note: --quantize / --shard-size apply to tfjs folder output only; ignored",
               file=sys.stderr)
+    if args.aot and suffix != ".pt2":
+        print("note: --aot applies to .pt2 output only; ignored", file=sys.stderr)
     if suffix not in (".pt", ".pt2", ".onnx") and (args.input_shape or args.dynamic is not None):
         print("note: --input-shape / --dynamic apply to .pt / .pt2 / .onnx output only; ignored",
               file=sys.stderr)
@@ -166,6 +175,10 @@ def _load_any(src: str):  # type: ignore[no-untyped-def]
     if lowered.endswith(".pt") and Path(src).is_file():
         return torch.jit.load(src)
     if lowered.endswith(".pt2") and Path(src).is_file():
+        from . import aoti
+
+        if aoti.is_package(src):
+            return aoti.load_package(src)
         return torch.export.load(src).module()
     return load(src)
 
@@ -246,16 +259,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     """Run SRC on .npy inputs (or an image) and print / save its outputs."""
     import numpy as np
 
-    from . import load
-
-    model = load(args.src)
+    model = _load_any(args.src)
     inputs = [np.load(f, allow_pickle=False) for f in args.inputs or []]
     if args.image:
         inputs.append(_image_input(args.image, args.size))
     if not inputs:
         raise ExportError("give the model's inputs: --inputs a.npy [b.npy ...] or --image FILE")
+    if not hasattr(model, "predict"):
+        raise ExportError(f"{args.src}: run takes tfjs artifacts and AOTInductor packages; "
+                          "use verify for TorchScript / torch.export files")
     out = model.predict(*inputs)
-    names = model.signature.output_names
+    names = model.signature.output_names if model.signature is not None else []
     if isinstance(out, dict):
         named = list(out.items())
     else:
@@ -299,7 +313,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "--input-shape (default batch 2, other unknown dimensions 32) with every "
                     "unknown dimension dynamic (or the --dynamic axes); where torch cannot keep "
                     "them dynamic it retries batch-only, then static, and warns what was pinned. "
-                    ".onnx uses the same example inputs and dynamic axes as .pt2.")
+                    ".onnx uses the same example inputs and dynamic axes as .pt2. "
+                    "'.pt2 --aot' compiles that program with AOTInductor (frozen weights, C++; "
+                    "needs a C++ compiler, tens of seconds) into a package that runs without "
+                    "recompiling: torch_tfjs.aoti.load_package, torch._inductor.aoti_load_package "
+                    "or C++ torch::inductor::AOTIModelPackageLoader.")
     p.add_argument("src", help="folder with model.json, a model.json path, file:// or http(s):// URL")
     p.add_argument("out", help="output: *.safetensors, *.pt, *.pt2, *.onnx, or a folder")
     from .io.save import DEFAULT_SHARD_SIZE, QUANTIZE_CHOICES
@@ -314,6 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dynamic", action="append", metavar="[NAME=]0,1,2",
                    help=".pt2 / .onnx: the axes of that input to keep dynamic (empty: static; inputs not "
                         "named static). Default: every axis the model leaves free")
+    p.add_argument("--aot", action="store_true",
+                   help=".pt2: an AOTInductor package (compiled, frozen weights) instead of a "
+                        "torch.export program")
     p.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE, metavar="BYTES",
                    help=f"bytes per weight shard (folder output only; default {DEFAULT_SHARD_SIZE})")
     p.set_defaults(func=_cmd_convert)
@@ -323,7 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "min / max / mean, and the top-5 indices and values of a classifier-shaped "
                     "[N, K] output. --image (needs Pillow) adds an RGB image as a float32 "
                     "[1, H, W, 3] array of 0..255 values, resized to --size when given.")
-    p.add_argument("src", help="folder with model.json, a model.json path, file:// or http(s):// URL")
+    p.add_argument("src", help="folder with model.json, a model.json path, file:// or http(s):// "
+                               "URL, or an AOTInductor .pt2 package (convert --aot)")
     p.add_argument("--inputs", nargs="+", metavar="NPY", help="input arrays in the model's input order")
     p.add_argument("--image", metavar="FILE", help="an image file as the (last) input (needs Pillow)")
     p.add_argument("--size", type=int, metavar="PIXELS", help="resize --image to PIXELS x PIXELS")
@@ -331,8 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser(
         "verify", help="run a model on .npy inputs and compare with expected .npy outputs",
-        description="Run SRC (a tfjs artifact, or a .pt / .pt2 file written by convert) on the "
-                    "inputs and print max|delta| per output with its bound, tolerance * max(1, "
+        description="Run SRC (a tfjs artifact, or a .pt / .pt2 file written by convert, "
+                    "AOTInductor packages included) on the inputs and print max|delta| per output with its bound, tolerance * max(1, "
                     "max|expected|). Exit status 0 when every output is within its bound, 1 "
                     "otherwise.")
     p.add_argument("src", help="tfjs folder / model.json / URL, or a .pt / .pt2 file")

@@ -6,14 +6,33 @@ as separate kernels. For inference the weights are constants; inductor's *freezi
 BatchNorm and other constant arithmetic into the conv weights, prepacks conv and linear weights
 for oneDNN once, and fuses conv + activation and conv + add. :func:`optimize_for_inference`
 compiles that way and keeps the trained model untouched.
+
+Two ways to run the compiled code:
+
+- ``backend="aoti"`` (the default): ``torch.export`` → AOTInductor package (C++ wrapper, frozen
+  weights), run through the C++ runner with no Python guards per call; packages are cached on
+  disk (:class:`~torch_tfjs.aoti.PackageCache`), so a model compiles once per machine, not once
+  per process. Models that ``torch.export`` cannot capture (data-dependent shapes, TF1 loops)
+  fall back to ``"inductor"``, with a log line.
+- ``backend="inductor"``: ``torch.compile`` with freezing (and inductor's C++ wrapper); compiles
+  in each process. Any other ``torch.compile`` backend name is passed through as is.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+import threading
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
+
+from . import aoti
+from ._log import logger
+from .errors import ExportError
+from .io.net import CacheOption, resolve_cache_dir
+from .signature import Signature
+
+BACKENDS = ("aoti", "inductor")
 
 
 class InferenceModel(nn.Module):
@@ -21,19 +40,89 @@ class InferenceModel(nn.Module):
 
     Calls take and return exactly what the wrapped model's calls do and always run without
     autograd. The weights count as constants of the compiled code: after changing ``model``'s
-    parameters (fine-tuning), make a new one.
+    parameters (fine-tuning), make a new one. ``backend`` says what actually runs (``"aoti"``,
+    or ``"inductor"`` after a fallback).
     """
 
     def __init__(self, model: nn.Module, *, dynamic: Optional[bool], cpp_wrapper: bool,
-                 backend: str) -> None:
+                 backend: str, cache_dir: CacheOption = None,
+                 num_threads: Optional[int] = None) -> None:
         super().__init__()
         self.model = model
-        self._options: Dict[str, Any] = {"freezing": True, "cpp_wrapper": cpp_wrapper} \
-            if backend == "inductor" else {}
-        self._compiled = torch.compile(model, dynamic=dynamic, backend=backend)
+        self.backend = backend
+        self.dynamic = dynamic
+        self.num_threads = num_threads
+        self._cpp_wrapper = cpp_wrapper
+        self._compiled: Any = None
+        self._options: Dict[str, Any] = {}
+        if backend == "aoti":
+            self._signature = model.signature if isinstance(getattr(model, "signature", None), Signature) else None
+            if self._signature is None:
+                raise ExportError(f"backend='aoti' needs a torch_tfjs model with a signature, got "
+                                  f"{type(model).__name__}")
+            self._cache = aoti.PackageCache(resolve_cache_dir(cache_dir))
+            self._fingerprint: Optional[str] = None
+            self._packages: Dict[Tuple[Any, ...], aoti.CompiledPackage] = {}
+            self._lock = threading.Lock()
+            self._float_dtype = _float_dtype(model)
+        else:
+            self._use_torch_compile(backend)
 
+    # --- backends ------------------------------------------------------------------------------
+    def _use_torch_compile(self, backend: str) -> None:
+        self.backend = backend
+        self._options = {"freezing": True, "cpp_wrapper": self._cpp_wrapper} \
+            if backend == "inductor" else {}
+        self._compiled = torch.compile(self.model, dynamic=self.dynamic, backend=backend)
+
+    def _package_for(self, values: Sequence[Any]) -> Optional[aoti.CompiledPackage]:
+        """The AOTI package that runs these inputs, compiled (or read from the disk cache) on
+        first need; ``None`` after falling back to torch.compile."""
+        tensors = [v for v in values if isinstance(v, torch.Tensor)]
+        if len(tensors) != len(values):  # string inputs: nothing to export
+            return None
+        free = [sorted(axes) for axes in self._signature.free_dims()] if self.dynamic else None
+        shape_key = tuple((tuple(t.shape) if not self.dynamic else None, t.dtype) for t in tensors)
+        package = self._packages.get(shape_key)
+        if package is not None:
+            return package
+        with self._lock:
+            if self.backend != "aoti":
+                return None
+            package = self._packages.get(shape_key)
+            if package is None:
+                package = self._load_or_compile(tensors, free)
+                if package is None:
+                    return None
+                self._packages[shape_key] = package
+        return package
+
+    def _load_or_compile(self, tensors: List[torch.Tensor],
+                         free: Optional[List[List[int]]]) -> Optional[aoti.CompiledPackage]:
+        if self._fingerprint is None:
+            self._fingerprint = aoti.model_fingerprint(self.model)
+        dynamic_axes = free if free is not None else [[] for _ in tensors]
+        key = aoti.package_key(self._fingerprint, tensors if free is None else
+                               [t.new_empty(0) for t in tensors], dynamic_axes, {})
+        examples = [t.detach() for t in tensors]
+        try:
+            path = self._cache.get_or_compile(key, lambda target: aoti.compile_package(
+                self.model, target, examples, dynamic_axes))
+            return aoti.load_package(path)
+        except ExportError as exc:
+            logger.warning("optimize_for_inference: AOTInductor cannot compile %s (%s); falling "
+                           "back to torch.compile (backend='inductor')", type(self.model).__name__, exc)
+            self._use_torch_compile("inductor")
+            return None
+
+    # --- calls ---------------------------------------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        with torch.no_grad():  # freezing applies to graphs compiled without autograd
+        with torch.no_grad(), _threads(self.num_threads):
+            if self.backend == "aoti" and not kwargs:
+                values = self._signature.check(self._signature.bind(args), self._float_dtype)
+                package = self._package_for(values)
+                if package is not None:
+                    return package.run(values)
             if not self._options:
                 return self._compiled(*args, **kwargs)
             # Compiling happens lazily, inside a call that meets a new input shape, and freezing
@@ -50,23 +139,69 @@ class InferenceModel(nn.Module):
                 for key, value in saved.items():
                     setattr(config, key, value)
 
+    def extra_repr(self) -> str:
+        return f"backend={self.backend!r}, dynamic={self.dynamic}, num_threads={self.num_threads}"
 
-def optimize_for_inference(model: nn.Module, *, dynamic: Optional[bool] = False,
-                           cpp_wrapper: bool = True, backend: str = "inductor") -> InferenceModel:
+
+class _threads:
+    """Run a block with ``torch.set_num_threads(n)`` and restore the previous count after it
+    (nothing when ``n`` is ``None`` or already current)."""
+
+    def __init__(self, n: Optional[int]) -> None:
+        self.n = n
+        self.saved: Optional[int] = None
+
+    def __enter__(self) -> None:
+        if self.n is not None and torch.get_num_threads() != self.n:
+            self.saved = torch.get_num_threads()
+            torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.saved is not None:
+            torch.set_num_threads(self.saved)
+            self.saved = None
+
+
+def _float_dtype(model: nn.Module) -> torch.dtype:
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return torch.float32
+
+
+def optimize_for_inference(model: nn.Module, *, backend: str = "aoti", dynamic: Optional[bool] = False,
+                           cpp_wrapper: bool = True, cache_dir: CacheOption = None,
+                           num_threads: Optional[int] = None) -> InferenceModel:
     """Compile a LayersModel or GraphModel for inference with frozen weights.
 
+    - ``backend="aoti"`` (default): AOTInductor packages, compiled on the first call with a new
+      input shape and cached on disk in ``<cache>/aoti/`` (``cache_dir``: torch_tfjs's cache
+      folder, as for downloads; ``False``: a temporary folder for this object only). A later
+      process, even a fresh one, loads the package in milliseconds instead of compiling again.
+      Models that ``torch.export`` cannot capture fall back to ``"inductor"`` with a warning in
+      the ``torch_tfjs`` log. ``"inductor"``: ``torch.compile`` with freezing, compiled in each
+      process; other ``torch.compile`` backend names are passed through.
     - ``dynamic=False`` (default) compiles one specialised kernel set per input shape (the first
-      call with a new batch size compiles again); ``None`` lets torch decide, ``True`` compiles
-      once for any batch size (slower kernels on the CPU).
-    - ``cpp_wrapper=True`` (default) has inductor drive the kernels from C++ instead of Python:
-      less per-kernel overhead, which matters for small inputs (MobileNetV2 at batch 1: about
-      20% faster), for a longer first compile; ``False`` uses inductor's Python wrapper.
+      call with a new batch size compiles again); ``True`` compiles once with every axis the
+      signature leaves free dynamic (slower kernels on the CPU); ``None`` (``torch.compile``
+      backends only) lets torch decide.
+    - ``cpp_wrapper`` (``"inductor"`` only; AOTI always drives its kernels from C++): ``True``
+      (default) has inductor drive the kernels from C++ instead of Python, less per-kernel
+      overhead for small inputs, for a longer first compile.
+    - ``num_threads``: CPU threads for each call (set around the call, restored after it);
+      ``None`` uses ``torch.get_num_threads()``. On a machine shared with other busy processes,
+      fewer threads than cores avoids OpenMP's collapse under contention (see
+      docs/performance.md).
 
     ``model`` is put in eval mode and shared, not copied; it stays trainable and its own weights
-    are not modified. Inductor copies the weights it transforms (BatchNorm folded into convs,
-    prepacked kernels) and uses the others in place, so results after changing ``model``'s
-    weights are undefined: make a new InferenceModel then. The first call compiles (seconds to a
-    minute on a CPU); later calls with the same shapes are fast.
+    are not modified. The compiled code holds copies of the weights it transforms (BatchNorm
+    folded into convs, prepacked kernels), so after changing ``model``'s weights make a new
+    InferenceModel (the AOTI cache key includes the weights' bytes, so it compiles anew).
     """
+    if backend == "aoti" and dynamic is None:
+        dynamic = False
+    if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
+        raise ValueError(f"num_threads must be a positive int or None, got {num_threads!r}")
     model.eval()
-    return InferenceModel(model, dynamic=dynamic, cpp_wrapper=cpp_wrapper, backend=backend)
+    return InferenceModel(model, dynamic=dynamic, cpp_wrapper=cpp_wrapper, backend=backend,
+                          cache_dir=cache_dir, num_threads=num_threads)

@@ -1,0 +1,161 @@
+"""AOTInductor: ``optimize_for_inference(backend="aoti")`` and ``torch-tfjs convert --aot``.
+
+Two real compiles (a CNN through optimize_for_inference, a transformer block through the CLI;
+about 30 s each on 2 CPU cores); everything else reuses those packages or needs no compiler.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+import torch_tfjs
+from torch_tfjs import aoti, cli
+from torch_tfjs.errors import ExportError, ModelInputError
+from fixture_cases import FIXTURES, assert_matches, discover
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="AOTInductor needs a C++ toolchain")
+
+CNN = FIXTURES / "models" / "models" / "mobilenet_like"          # layers model, input [-1, 32, 32, 3]
+TRANSFORMER = FIXTURES / "models" / "graph_transformer_block"    # graph model, input [2, 6, 8]
+
+
+def _case(folder):
+    kind = "models"
+    for case in discover(kind):
+        if case.path == folder:
+            return case
+    raise LookupError(folder)
+
+
+@pytest.fixture(scope="module")
+def cnn_compiled(tmp_path_factory):
+    """The CNN compiled once by optimize_for_inference into a fresh cache folder."""
+    cache = tmp_path_factory.mktemp("aoti_cache")
+    case = _case(CNN)
+    model = torch_tfjs.load(CNN)
+    fast = torch_tfjs.optimize_for_inference(model, cache_dir=cache)
+    x = torch.from_numpy(np.ascontiguousarray(case.inputs()[0]))
+    out = fast(x)
+    return case, model, fast, cache, x, out
+
+
+def test_aoti_matches_tfjs_reference(cnn_compiled):
+    case, model, fast, cache, x, out = cnn_compiled
+    assert fast.backend == "aoti"
+    assert not out.requires_grad
+    assert_matches(out, case.outputs()[0], case.tolerance, "mobilenet_like aoti")
+    packages = list((cache / "aoti").glob("*.pt2"))
+    assert len(packages) == 1 and aoti.is_package(packages[0])
+    # the loaded model is untouched: still trainable, same outputs
+    assert all(p.requires_grad for p in model.parameters() if p.is_floating_point())
+    with torch.no_grad():
+        assert_matches(model(x), case.outputs()[0], case.tolerance, "eager after aoti")
+    # calls are matched by the signature, as the model's are
+    name = model.signature.input_names[0]
+    torch.testing.assert_close(fast({name: x}), out)
+    with pytest.raises(ModelInputError, match="expects shape"):
+        fast(x[..., :2])
+
+
+def test_cached_package_is_reused_without_compiling(cnn_compiled, monkeypatch):
+    case, model, _, cache, x, out = cnn_compiled
+
+    def no_compile(*args, **kwargs):
+        raise AssertionError("compiled again although the package is cached")
+
+    monkeypatch.setattr(aoti, "compile_package", no_compile)
+    again = torch_tfjs.optimize_for_inference(torch_tfjs.load(CNN), cache_dir=cache)
+    torch.testing.assert_close(again(x), out, rtol=0, atol=0)
+
+
+def test_package_loads_in_a_fresh_process(cnn_compiled, tmp_path):
+    case, model, _, cache, x, out = cnn_compiled
+    package = next((cache / "aoti").glob("*.pt2"))
+    np.save(tmp_path / "x.npy", x.numpy())
+    script = textwrap.dedent(f"""
+        import json, sys, numpy as np
+        from torch_tfjs import aoti
+        package = aoti.load_package({str(package)!r})
+        assert "torch._inductor.config" not in sys.modules, "loading imported inductor"
+        x = np.load({str(tmp_path / 'x.npy')!r})
+        out = package.predict({{package.signature.input_names[0]: x}})
+        np.save({str(tmp_path / 'out.npy')!r}, out)
+        print(json.dumps(aoti._signature_json(package.signature)))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == aoti._signature_json(model.signature)
+    assert_matches(np.load(tmp_path / "out.npy"), case.outputs()[0], case.tolerance, "fresh process")
+
+
+def test_fingerprint_follows_the_weights():
+    model = torch_tfjs.load(CNN)
+    before = aoti.model_fingerprint(model)
+    assert aoti.model_fingerprint(torch_tfjs.load(CNN)) == before
+    with torch.no_grad():
+        next(p for p in model.parameters() if p.is_floating_point()).add_(1e-3)
+    assert aoti.model_fingerprint(model) != before
+    x = torch.zeros(1, 32, 32, 3)
+    key = aoti.package_key(before, [x], [[]], {})
+    assert key != aoti.package_key(before, [torch.zeros(2, 32, 32, 3)], [[]], {})
+    assert key != aoti.package_key(before, [x], [[0]], {})
+
+
+def test_cli_convert_aot_transformer(tmp_path, capsys):
+    case = _case(TRANSFORMER)
+    out = tmp_path / "transformer.pt2"
+    assert cli.main(["convert", str(TRANSFORMER), str(out), "--aot"]) == 0
+    assert "AOTInductor package" in capsys.readouterr().out
+    assert aoti.is_package(out)
+    package = aoti.load_package(out)
+    assert_matches(package(case.inputs()[0]), case.outputs()[0], case.tolerance, "transformer aoti")
+    np.save(tmp_path / "x.npy", case.inputs()[0])
+    np.save(tmp_path / "y.npy", case.outputs()[0])
+    assert cli.main(["verify", str(out), "--inputs", str(tmp_path / "x.npy"),
+                     "--expected", str(tmp_path / "y.npy")]) == 0
+    assert cli.main(["run", str(out), "--inputs", str(tmp_path / "x.npy"),
+                     "--out", str(tmp_path / "o.npz")]) == 0
+    saved = np.load(tmp_path / "o.npz")
+    assert_matches(saved[saved.files[0]], case.outputs()[0], case.tolerance, "run on package")
+
+
+def test_uncapturable_graph_falls_back_to_torch_compile(caplog):
+    """A graph whose conv padding is computed from tensor values cannot be exported."""
+    folder = FIXTURES / "graph" / "convolution" / "atrous_conv2d_dynamic_hw"
+    case = next(c for c in discover("graph") if c.path == folder)
+    model = torch_tfjs.load(folder)
+    torch._dynamo.reset()
+    fast = torch_tfjs.optimize_for_inference(model, cache_dir=False)
+    with caplog.at_level(logging.WARNING, logger="torch_tfjs"):
+        out = fast(*[torch.from_numpy(np.ascontiguousarray(a)) for a in case.inputs()])
+    assert fast.backend == "inductor"
+    assert "falling back to torch.compile" in caplog.text
+    assert_matches(out, case.outputs()[0], case.tolerance, "fallback")
+
+
+def test_not_a_package(tmp_path):
+    bogus = tmp_path / "bogus.pt2"
+    bogus.write_bytes(b"not a zip")
+    assert not aoti.is_package(bogus)
+    with pytest.raises(ExportError, match="not a loadable AOTInductor package"):
+        aoti.load_package(bogus)
+    with pytest.raises(FileNotFoundError):
+        aoti.load_package(tmp_path / "missing.pt2")
+
+
+def test_num_threads_is_checked_and_restored():
+    model = torch_tfjs.load(CNN)
+    with pytest.raises(ValueError, match="num_threads"):
+        torch_tfjs.optimize_for_inference(model, num_threads=0)
+    before = torch.get_num_threads()
+    fast = torch_tfjs.optimize_for_inference(model, backend="aot_eager", num_threads=1)
+    fast(torch.zeros(1, 32, 32, 3))
+    assert torch.get_num_threads() == before
