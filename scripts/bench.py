@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
@@ -177,7 +177,8 @@ def measure(args, s: dict, fmt: str, tmp: Path) -> Dict[str, Any]:
             # every thread count gets its own compile
             torch.set_num_threads(threads)
             log(f"{s['name']} {fmt} b{b} t{threads}: building candidates ...")
-            cands = {c.key: c for c in build_torch_candidates(model, xt, ["eager", *wanted], args.aoti_cache)}
+            cands = {c.key: c for c in build_torch_candidates(model, xt, ["eager", *wanted],
+                                                              aoti_cache_for(args, threads))}
             eager_y = first_output(cands["eager"].run(xt))
             for ref, per_batch in s["refs"].items():
                 d = max_diff(eager_y, per_batch[b]) if b in per_batch else None
@@ -197,7 +198,8 @@ def measure(args, s: dict, fmt: str, tmp: Path) -> Dict[str, Any]:
             out["rows"].append({"model": s["name"], "class": s["class"], "fmt": fmt, "batch": b, "threads": threads,
                                 "wanted": ["ort", "eager", *wanted], "times": {k: summary(t) for k, t in times.items()},
                                 "status": status, "diffs": diffs,
-                                "first_call_s": {k: c.first_call_s for k, c in cands.items()}})
+                                "first_call_s": {k: c.first_call_s for k, c in cands.items()},
+                                "notes": {k: c.note for k, c in cands.items() if c.note}})
             del cands, calls
             torch._dynamo.reset()
     out["correctness"] = corr
@@ -208,6 +210,13 @@ def measure(args, s: dict, fmt: str, tmp: Path) -> Dict[str, Any]:
     if args.loads:
         out["loads"] = [measure_load(args, s, fmt)]
     return out
+
+
+def aoti_cache_for(args, threads: int) -> Optional[str]:
+    """This run's AOTI package folder for ``threads``: inductor bakes the thread count into a
+    package's kernels and the package cache's key does not hold it, so each count gets its own
+    folder (None: torch_tfjs's own cache, as --aoti-cache default asks)."""
+    return str(Path(args.aoti_cache) / f"threads{threads}") if args.aoti_cache else None
 
 
 def fresh_first_calls(args, s: dict, fmt: str, tmp: Path) -> List[dict]:
@@ -222,8 +231,9 @@ def fresh_first_calls(args, s: dict, fmt: str, tmp: Path) -> List[dict]:
     out = []
     for kind in kinds:
         log(f"{s['name']} {fmt}: first call in a fresh process ({kind}) ...")
+        cache = aoti_cache_for(args, max(args.threads))
         res = run_worker("first", fmt, str(s["formats"][fmt]), str(x_file), str(max(args.threads)), kind,
-                         *([args.aoti_cache] if args.aoti_cache else []))
+                         *([cache] if cache else []))
         out.append({"model": s["name"], "fmt": fmt, "candidate": kind, **res})
     return out
 

@@ -41,6 +41,7 @@ class Candidate:
     run: Optional[Callable[[Any], Any]] = None
     status: Optional[str] = None
     first_call_s: Optional[float] = None  # the first call: compiling for the compiled candidates
+    note: Optional[str] = None  # e.g. AOTI fell back to inductor
     diff: Optional[Dict[str, float]] = None  # max|Δ| of its output to eager's
     times: Dict[int, List[float]] = field(default_factory=dict)  # threads → per-call ms
 
@@ -125,7 +126,9 @@ def compiled_candidate(key: str, model: Any, x: Any, **options: Any) -> Candidat
         run = torch_runner(fast)
         start = time.perf_counter()
         run(x)
-        return Candidate(key, run, first_call_s=time.perf_counter() - start)
+        ran = getattr(fast, "backend", None)  # what actually runs: "inductor" after an AOTI fallback
+        note = f"ran as {ran}" if options.get("backend") not in (None, ran) else None
+        return Candidate(key, run, first_call_s=time.perf_counter() - start, note=note)
     except Exception as exc:  # noqa: BLE001 -- reported, not fatal
         return Candidate(key, status=f"failed: {short_error(exc)}")
 

@@ -15,7 +15,6 @@ model changes.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Dict, List, Optional

@@ -96,7 +96,7 @@ def header(args, versions: Dict[str, str]) -> List[str]:
         "models when tf2onnx is missing) — each model's line says which.",
         "Candidates: eager = model.eval() under torch.inference_mode(); optimize_for_inference = torch.compile "
         "(optimize_for_inference(model, backend=\"inductor\"): inductor, frozen weights, C++ wrapper); AOTI = "
-        "optimize_for_inference(model, backend=\"aoti\"), its package cache in a folder of this run; each "
+        "optimize_for_inference(model, backend=\"aoti\"), its package cache in a folder of this run per thread count; each "
         "compiled per model, format, batch and thread count (inductor bakes the thread count into its kernels); lowered convs = optimize_for_inference(..., lower_convs=True). "
         "Compile time: the candidate's first call (shorter when inductor's on-disk cache already holds kernels).",
     ]
@@ -116,7 +116,8 @@ def model_lines(s: dict, rows: List[dict], extra: dict) -> List[str]:
     for r in rows:
         parts = [f"{CANDIDATES[k]} {cell(r, k)}" for k in CANDIDATES if k in r["wanted"]]
         out.append(f"  {r['fmt']:6s} b{r['batch']:<2d} t{r['threads']}: " + " | ".join(parts))
-        comp = [f"{CANDIDATES[k]} {fs(r['first_call_s'][k])}" for k in TORCH_CANDIDATES if r["first_call_s"].get(k)]
+        comp = [f"{CANDIDATES[k]} {fs(r['first_call_s'][k])}" + (f" ({r['notes'][k]})" if k in r["notes"] else "")
+                for k in TORCH_CANDIDATES if r["first_call_s"].get(k)]
         diffs = [f"{CANDIDATES[k]} {fdiff(r['diffs'][k])}" for k in CANDIDATES if r["diffs"].get(k)]
         if comp or diffs:
             out.append(f"  {'':6s} {'':9s} compile (first call): " + (", ".join(comp) or "-")
