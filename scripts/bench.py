@@ -72,8 +72,16 @@ SMOKE_MODELS = {"graph_mobilenet_like": ("graph", FIXTURES / "graph_mobilenet_li
 SMOKE_COMPILE = ("graph_mobilenet_like", 1)  # the one (model, batch) smoke mode compiles (1st thread count)
 
 
+SKIPPED: List[str] = []  # models not measured and why (also in the report)
+
+
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def skip(message: str) -> None:
+    SKIPPED.append(message)
+    log(message)
 
 
 # --- subjects: the models, their inputs, references and ONNX files ------------------------------
@@ -98,7 +106,7 @@ def synthetic_subjects(args, names: List[str]) -> List[dict]:
     if not names:
         return []
     if not TF_PYTHON.exists():
-        log(f"synthetic models skipped: {TF_PYTHON} is missing (see scripts/README.md)")
+        skip(f"synthetic models skipped ({', '.join(names)}): {TF_PYTHON} is missing (see scripts/README.md)")
         return []
     log(f"building / checking models in {CACHE} (TF environment) ...")
     proc = subprocess.run([str(TF_PYTHON), str(SCRIPTS / "bench_models.py"), "--cache", str(CACHE),
@@ -134,10 +142,10 @@ def realworld_subjects(args, names: List[str]) -> List[dict]:
         return []
     root = bench_realworld.find_dir(args.realworld_dir)
     if root is None:
-        log(f"real-world models skipped ({', '.join(names)}): no folder at --realworld-dir / "
+        skip(f"real-world models skipped ({', '.join(names)}): no folder at --realworld-dir / "
             f"${bench_realworld.ENV} / {bench_realworld.DEFAULT_DIR} (build it: python scripts/realworld/build.py)")
         return []
-    subjects = bench_realworld.subjects(names, root, args.batches, log)
+    subjects = bench_realworld.subjects(names, root, args.batches, skip)
     if "ort" in args.candidates:
         for s in subjects:
             fmt, model_dir = next(iter(s["formats"].items()))
@@ -350,8 +358,9 @@ def main(argv=None) -> int:
             lines += model_lines(s, s_rows, extra)
     if hasattr(os, "getloadavg"):
         versions["loadavg"].append(os.getloadavg()[0])
-    report = header(args, versions) + lines + [""] + targets(rows, firsts, loads, mismatches) + [""]
-    report += markdown(args, rows, firsts, loads, correctness, versions)
+    report = header(args, versions) + [f"!!! {m}" for m in SKIPPED] + lines + [""]
+    report += targets(rows, firsts, loads, mismatches) + [""]
+    report += markdown(args, rows, firsts, loads, correctness, versions) if rows else ["No model was measured."]
     print("\n".join(report))
     log(f"benchmark took {time.perf_counter() - start:.0f} s")
     return 0
