@@ -86,7 +86,7 @@ def bound(ref: float) -> float:
 def aoti_available() -> Optional[str]:
     """None when ``optimize_for_inference(model, backend="aoti")`` exists, else why not."""
     if importlib.util.find_spec("torch_tfjs.aoti") is None:
-        return "n/a: not available (no torch_tfjs.aoti in this checkout)"
+        return "n/a: not available"  # no torch_tfjs.aoti in this checkout
     return None
 
 
@@ -98,7 +98,7 @@ def lowered_option() -> Tuple[Optional[str], Optional[str]]:
     for name in ("lower_convs", "lower_small_convs", "lowered_convs"):
         if name in params:
             return name, None
-    return None, "n/a: not available (optimize_for_inference has no lower_convs option)"
+    return None, "n/a: not available"  # optimize_for_inference has no lower_convs option
 
 
 # --- building the candidates -----------------------------------------------------------------------

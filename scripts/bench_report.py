@@ -97,7 +97,8 @@ def header(args, versions: Dict[str, str]) -> List[str]:
         "Candidates: eager = model.eval() under torch.inference_mode(); optimize_for_inference = torch.compile "
         "(optimize_for_inference(model, backend=\"inductor\"): inductor, frozen weights, C++ wrapper); AOTI = "
         "optimize_for_inference(model, backend=\"aoti\"), its package cache in a folder of this run per thread count; each "
-        "compiled per model, format, batch and thread count (inductor bakes the thread count into its kernels); lowered convs = optimize_for_inference(..., lower_convs=True). "
+        "compiled per model, format, batch and thread count (inductor bakes the thread count into its kernels); lowered convs = optimize_for_inference(..., lower_convs=True); \"n/a: not available\" where this "
+        "checkout has no torch_tfjs.aoti / no lower_convs option. "
         "Compile time: the candidate's first call (shorter when inductor's on-disk cache already holds kernels).",
     ]
 
