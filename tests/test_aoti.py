@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -96,13 +97,21 @@ def test_package_loads_in_a_fresh_process(cnn_compiled, tmp_path):
     assert_matches(np.load(tmp_path / "out.npy"), case.outputs()[0], case.tolerance, "fresh process")
 
 
-def test_fingerprint_follows_the_weights():
+def test_fingerprint_follows_the_weights(tmp_path):
     model = torch_tfjs.load(CNN)
     before = aoti.model_fingerprint(model)
     assert aoti.model_fingerprint(torch_tfjs.load(CNN)) == before
     with torch.no_grad():
         next(p for p in model.parameters() if p.is_floating_point()).add_(1e-3)
     assert aoti.model_fingerprint(model) != before
+    # same weights, another stride: the structure is part of the fingerprint too
+    shutil.copytree(CNN, tmp_path / "cnn")
+    raw = json.loads((tmp_path / "cnn" / "model.json").read_text())
+    convs = [layer for layer in raw["modelTopology"]["config"]["layers"]
+             if layer["class_name"] == "Conv2D"]
+    convs[0]["config"]["strides"] = [1, 1] if convs[0]["config"]["strides"] != [1, 1] else [2, 2]
+    (tmp_path / "cnn" / "model.json").write_text(json.dumps(raw))
+    assert aoti.model_fingerprint(torch_tfjs.load(tmp_path / "cnn")) != before
     x = torch.zeros(1, 32, 32, 3)
     key = aoti.package_key(before, [x], [[]], {})
     assert key != aoti.package_key(before, [torch.zeros(2, 32, 32, 3)], [[]], {})

@@ -100,7 +100,7 @@ class CompiledPackage:
         if not self.path.is_file():
             raise FileNotFoundError(f"no AOTInductor package at {self.path}")
         try:
-            self._loader = torch._C._aoti.AOTIModelPackageLoader(  # type: ignore[attr-defined]
+            self._loader = torch._C._aoti.AOTIModelPackageLoader(
                 str(self.path), "model", False, num_runners, -1)
         except Exception as exc:
             raise ExportError(f"{self.path}: not a loadable AOTInductor package (written by another "
@@ -199,8 +199,11 @@ def model_fingerprint(model: nn.Module) -> str:
     code or its printed module tree), signature, and every parameter's and buffer's bytes."""
     digest = hashlib.blake2b(digest_size=20)
     digest.update(type(model).__qualname__.encode())
-    code = getattr(getattr(model, "graph_module", None), "code", None)
+    code = getattr(getattr(model, "graph_module", None), "code", None)  # GraphModel: fx code
     digest.update((code if isinstance(code, str) else repr(model)).encode())
+    config = getattr(model, "keras_config", None)  # LayersModel: strides, paddings, ... live here
+    if config is not None:
+        digest.update(json.dumps(config, sort_keys=True, default=repr).encode())
     signature = getattr(model, "signature", None)
     if isinstance(signature, Signature):
         digest.update(json.dumps(_signature_json(signature), sort_keys=True).encode())

@@ -56,10 +56,11 @@ class InferenceModel(nn.Module):
         self._compiled: Any = None
         self._options: Dict[str, Any] = {}
         if backend == "aoti":
-            self._signature = model.signature if isinstance(getattr(model, "signature", None), Signature) else None
-            if self._signature is None:
+            signature = getattr(model, "signature", None)
+            if not isinstance(signature, Signature):
                 raise ExportError(f"backend='aoti' needs a torch_tfjs model with a signature, got "
                                   f"{type(model).__name__}")
+            self._signature: Signature = signature
             self._cache = aoti.PackageCache(resolve_cache_dir(cache_dir))
             self._fingerprint: Optional[str] = None
             self._packages: Dict[Tuple[Any, ...], aoti.CompiledPackage] = {}
