@@ -181,8 +181,8 @@ def measure(args, s: dict, fmt: str, tmp: Path) -> Dict[str, Any]:
                 wanted = [k for k in wanted if k not in TORCH_CANDIDATES]
             elif args.smoke:
                 wanted = [k for k in wanted if k not in ("aoti", "lowered")]  # one compile only
-            # inductor bakes the thread count into its kernels (#pragma omp ... num_threads(N)):
-            # every thread count gets its own compile
+            # inductor bakes the thread count of the compile into its kernels (1: serial code;
+            # N < cores: num_threads(N)): every thread count gets its own compile
             torch.set_num_threads(threads)
             log(f"{s['name']} {fmt} b{b} t{threads}: building candidates ...")
             cands = {c.key: c for c in build_torch_candidates(model, xt, ["eager", *wanted],
