@@ -146,10 +146,12 @@ def realworld_subjects(args, names: List[str]) -> List[dict]:
             f"${bench_realworld.ENV} / {bench_realworld.DEFAULT_DIR} (build it: python scripts/realworld/build.py)")
         return []
     subjects = bench_realworld.subjects(names, root, args.batches, skip)
-    if "ort" in args.candidates:
-        for s in subjects:
-            fmt, model_dir = next(iter(s["formats"].items()))
+    for s in subjects:
+        fmt, model_dir = next(iter(s["formats"].items()))
+        if "ort" in args.candidates:
             bench_realworld.export(s, model_dir, CACHE / "realworld" / s["name"], log)
+        else:
+            s["onnx_status"] = "not measured"
     return subjects
 
 

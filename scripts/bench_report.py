@@ -87,7 +87,9 @@ def header(args, versions: Dict[str, str]) -> List[str]:
         "torch_tfjs benchmark" + (" (SMOKE: committed fixtures, few rounds; not a measurement)" if args.smoke else ""),
         machine_line(args.threads, versions),
         f"Load average (1 min) at start / end: {load} on {os.cpu_count()} cores"
-        + ("  !!! the machine was busy: figures are noisy" if busy else ""),
+        + ("  !!! the machine was busy: figures are noisy" if busy else "")
+        + f"; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')} (PASSIVE keeps torch's 2-thread "
+        "figures sane on busy cores; unset is torch's default)",
         f"Timing: {args.rounds} interleaved rounds after {args.warmup} warm-up; each round runs every candidate "
         f"once ({args.burst} call(s) in a row) on the same input, order rotated each round; median [best] per call.",
         "ONNX Runtime: CPUExecutionProvider, sequential, all graph optimisations, intra-op spinning "
