@@ -46,7 +46,7 @@ ProgramTransform = Callable[[Any], Any]
 
 
 def compile_package(model: nn.Module, path: PathLike, inputs: Optional[Sequence[torch.Tensor]] = None,
-                    dynamic_shapes: Optional[DynamicAxes] = None, *,
+                    dynamic_shapes: Optional[DynamicAxes] = None, *, threads: Optional[int] = None,
                     transform: Optional[ProgramTransform] = None) -> Path:
     """Compile ``model`` with AOTInductor into the package ``path`` (``.pt2``); returns the path.
 
@@ -54,7 +54,9 @@ def compile_package(model: nn.Module, path: PathLike, inputs: Optional[Sequence[
     (default: zeros with batch 2 and other free axes 32, every free axis dynamic; give
     ``dynamic_shapes=[[]] * n`` for a program specialised to the inputs' shapes, whose kernels
     are faster). ``transform`` rewrites the exported program before compiling (e.g. lowering
-    small convolutions). Compiling takes seconds to a minute on a CPU and needs a C++ compiler.
+    small convolutions). ``threads``: the CPU thread count compiled into the kernels (fastest,
+    1 skips OpenMP entirely); ``None`` (default) lets the package use the running process's
+    OpenMP thread count (``torch.set_num_threads``), for packages that run elsewhere. Compiling takes seconds to a minute on a CPU and needs a C++ compiler.
     The file is written atomically (a partial package never appears under ``path``)."""
     from torch._inductor import aoti_compile_and_package
 
@@ -67,9 +69,11 @@ def compile_package(model: nn.Module, path: PathLike, inputs: Optional[Sequence[
             program = transform(program)
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        handle, partial = tempfile.mkstemp(suffix=".pt2", prefix=".partial-", dir=target.parent)
+        handle, partial = tempfile.mkstemp(suffix=".partial.pt2", prefix=f".{target.stem}-", dir=target.parent)
         os.close(handle)
         configs = dict(INDUCTOR_CONFIGS)
+        # inductor otherwise bakes the compiling process's torch.get_num_threads() into the code
+        configs.update({"cpp.threads": threads} if threads is not None else {"cpp.dynamic_threads": True})
         configs["aot_inductor.metadata"] = {
             META_FORMAT: FORMAT,
             META_SIGNATURE: json.dumps(_signature_json(signature)),

@@ -103,12 +103,13 @@ class InferenceModel(nn.Module):
         if self._fingerprint is None:
             self._fingerprint = aoti.model_fingerprint(self.model)
         dynamic_axes = free if free is not None else [[] for _ in tensors]
+        threads = torch.get_num_threads()  # compiled into the kernels: part of the key
         key = aoti.package_key(self._fingerprint, tensors if free is None else
-                               [t.new_empty(0) for t in tensors], dynamic_axes, {})
+                               [t.new_empty(0) for t in tensors], dynamic_axes, {"threads": threads})
         examples = [t.detach() for t in tensors]
         try:
             path = self._cache.get_or_compile(key, lambda target: aoti.compile_package(
-                self.model, target, examples, dynamic_axes))
+                self.model, target, examples, dynamic_axes, threads=threads))
             return aoti.load_package(path)
         except ExportError as exc:
             logger.warning("optimize_for_inference: AOTInductor cannot compile %s (%s); falling "
@@ -190,7 +191,8 @@ def optimize_for_inference(model: nn.Module, *, backend: str = "aoti", dynamic: 
       (default) has inductor drive the kernels from C++ instead of Python, less per-kernel
       overhead for small inputs, for a longer first compile.
     - ``num_threads``: CPU threads for each call (set around the call, restored after it);
-      ``None`` uses ``torch.get_num_threads()``. On a machine shared with other busy processes,
+      ``None`` uses ``torch.get_num_threads()``. AOTI compiles the thread count into the
+      package (one package per count; 1 thread skips OpenMP entirely). On a machine shared with other busy processes,
       fewer threads than cores avoids OpenMP's collapse under contention (see
       docs/performance.md).
 
