@@ -224,8 +224,8 @@ def measure(args, s: dict, fmt: str, tmp: Path) -> Dict[str, Any]:
 
 def aoti_cache_for(args, threads: int) -> Optional[str]:
     """This run's AOTI package folder for ``threads``: inductor bakes the thread count into a
-    package's kernels and the package cache's key does not hold it, so each count gets its own
-    folder (None: torch_tfjs's own cache, as --aoti-cache default asks)."""
+    package's kernels; the cache key holds it since 464f47c, and one folder per count keeps
+    older checkouts honest too (None: torch_tfjs's own cache, as --aoti-cache default asks)."""
     return str(Path(args.aoti_cache) / f"threads{threads}") if args.aoti_cache else None
 
 
