@@ -74,3 +74,16 @@ def test_quick_defaults_and_explicit_flags(bench_modules):
     assert args.threads == [2] and args.models == ["unet"]
     with pytest.raises(SystemExit):
         bench.parse_args(["--models", "resnet9000"])
+
+
+def test_missing_realworld_dir_skips_with_a_message(bench_modules, tmp_path, monkeypatch):
+    bench, _ = bench_modules
+    import bench_realworld
+
+    missing = tmp_path / "nope"
+    monkeypatch.setenv(bench_realworld.ENV, str(missing))
+    assert bench_realworld.find_dir(None) is None  # an explicit env var is not replaced by the default
+    assert bench_realworld.find_dir(str(tmp_path)) == tmp_path
+    args = bench.parse_args(["--models", "movenet", "--realworld-dir", str(missing)])
+    assert bench.realworld_subjects(args, ["movenet"]) == []
+    assert "real-world models skipped (movenet)" in bench.SKIPPED[-1]
