@@ -21,8 +21,9 @@ Models:
 Candidates (scripts/bench_candidates.py): ONNX Runtime in this process (``intra_op_num_threads``
 = the thread count), torch_tfjs eager, ``optimize_for_inference``, its AOTInductor backend and its
 lowered-convs option (both reported ``n/a: not available`` where this checkout lacks them). For
-each model × format × batch every candidate is built once (its first call, the compile, timed),
-then for each thread count they run in interleaved rounds. Fresh processes
+each model × format × batch × thread count every candidate is built (its first call, the
+compile, timed: inductor bakes the thread count into its kernels), then they run in interleaved
+rounds. Fresh processes
 (scripts/bench_workers.py) time import, load and "model loaded → first output" for eager and a
 cached AOTI package, and the load time and peak RSS. The report ends with PASS / MISS lines for
 issue 16's targets and Markdown tables for docs/performance.md. Progress goes to stderr, the
