@@ -15,11 +15,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bench import CACHE, time_call  # first: puts this checkout's torch_tfjs on sys.path
+
 import torch
 from torch import nn
 
 import torch_tfjs
-from bench import CACHE, time_call
 
 
 def _conv(cin: int, cout: int, kernel: int, stride: int, groups: int = 1, relu6: bool = True) -> nn.Module:
@@ -91,7 +92,7 @@ def main() -> None:
             torch._dynamo.reset()
             with torch.no_grad():
                 eager, eager_best = time_call(model, x, 5, args.runs)
-            fast = torch_tfjs.optimize_for_inference(model)
+            fast = torch_tfjs.optimize_for_inference(model, backend="inductor")
             fast(x)  # compiles
             compiled, compiled_best = time_call(fast, x, 5, args.runs)
             print(f"  batch {batch}  {name:24s} eager {eager:6.2f} ms [{eager_best:.2f}]   "
