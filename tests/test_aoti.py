@@ -168,3 +168,27 @@ def test_num_threads_is_checked_and_restored():
     fast = torch_tfjs.optimize_for_inference(model, backend="aot_eager", num_threads=1)
     fast(torch.zeros(1, 32, 32, 3))
     assert torch.get_num_threads() == before
+
+
+def test_lower_convs_hands_the_lowering_to_the_compile(monkeypatch, tmp_path):
+    """``lower_convs=True`` compiles the exported program after lowering its small convs (the
+    compile itself is stubbed: the lowering's numerics are tests/test_lowering.py's)."""
+    from torch_tfjs import _lowering
+    from torch_tfjs.programs import export_program
+
+    seen = {}
+
+    def fake_compile(model, target, inputs, dynamic_axes, *, threads=None, transform=None):
+        seen["transform"] = transform
+        raise ExportError("stubbed")
+
+    monkeypatch.setattr(aoti, "compile_package", fake_compile)
+    model = torch_tfjs.load(FIXTURES / "models" / "graph_mobilenet_like")
+    fast = torch_tfjs.optimize_for_inference(model, lower_convs=True, cache_dir=tmp_path)
+    x = torch.zeros(1, 32, 32, 3)
+    assert fast._load_or_compile([x], None) is None and fast.backend == "inductor"
+    with torch.no_grad():
+        program = export_program(model, [x], [[]])
+        lowered = seen["transform"](program)
+    assert _lowering.count_convolutions(lowered) < _lowering.count_convolutions(program)
+    torch.testing.assert_close(lowered.module()(x), model(x), rtol=1e-4, atol=1e-5)
