@@ -192,3 +192,16 @@ def test_lower_convs_hands_the_lowering_to_the_compile(monkeypatch, tmp_path):
         lowered = seen["transform"](program)
     assert _lowering.count_convolutions(lowered) < _lowering.count_convolutions(program)
     torch.testing.assert_close(lowered.module()(x), model(x), rtol=1e-4, atol=1e-5)
+
+
+def test_string_inputs_fall_back_to_torch_compile(caplog):
+    """String tensors cannot be exported: the call runs through torch.compile instead."""
+    folder = FIXTURES / "graph" / "string" / "regex_replace_global"
+    case = next(c for c in discover("graph") if c.path == folder)
+    model = torch_tfjs.load(folder)
+    torch._dynamo.reset()
+    fast = torch_tfjs.optimize_for_inference(model, cache_dir=False)
+    with caplog.at_level(logging.WARNING, logger="torch_tfjs"):
+        out = fast(*case.inputs())
+    assert fast.backend == "inductor" and "string inputs cannot be exported" in caplog.text
+    np.testing.assert_array_equal(np.asarray(out), case.outputs()[0])

@@ -24,7 +24,7 @@ Two ways to run the compiled code:
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 import torch
 from torch import nn
@@ -35,6 +35,7 @@ from .errors import ExportError
 from .io.net import CacheOption, resolve_cache_dir
 from .signature import Signature
 
+_T = TypeVar("_T")
 BACKENDS = ("aoti", "inductor", "onednn")
 
 
@@ -88,21 +89,32 @@ class InferenceModel(nn.Module):
             self._fall_back("string inputs cannot be traced")
             return None
         shape_key = tuple((tuple(t.shape), t.dtype) for t in values)
-        program = self._traced.get(shape_key)
-        if program is not None:
-            return program
-        with self._lock:
-            if self.backend != "onednn":
+
+        def trace() -> Optional[Callable[..., Any]]:
+            try:
+                return _jit_backend.compile_traced(self.model, values)
+            except ExportError as exc:
+                self._fall_back(str(exc))
                 return None
-            program = self._traced.get(shape_key)
-            if program is None:
-                try:
-                    program = _jit_backend.compile_traced(self.model, values)
-                except ExportError as exc:
-                    self._fall_back(str(exc))
-                    return None
-                self._traced[shape_key] = program
-        return program
+
+        return self._memo(self._traced, shape_key, "onednn", trace)
+
+    def _memo(self, table: Dict[Tuple[Any, ...], _T], key: Tuple[Any, ...], backend: str,
+              build: Callable[[], Optional[_T]]) -> Optional[_T]:
+        """``table[key]``, built once under the lock while ``backend`` is still the one in use
+        (``None`` when it is not, or when ``build`` fell back)."""
+        found = table.get(key)
+        if found is not None:
+            return found
+        with self._lock:
+            if self.backend != backend:
+                return None
+            found = table.get(key)
+            if found is None:
+                found = build()
+                if found is not None:
+                    table[key] = found
+        return found
 
     def _fall_back(self, reason: str) -> None:
         logger.warning("optimize_for_inference: backend='onednn' cannot run %s (%s); falling "
@@ -114,22 +126,15 @@ class InferenceModel(nn.Module):
         first need; ``None`` after falling back to torch.compile."""
         tensors = [v for v in values if isinstance(v, torch.Tensor)]
         if len(tensors) != len(values):  # string inputs: nothing to export
+            with self._lock:
+                if self.backend == "aoti":
+                    logger.warning("optimize_for_inference: string inputs cannot be exported; "
+                                   "falling back to torch.compile (backend='inductor')")
+                    self._use_torch_compile("inductor")
             return None
         free = [sorted(axes) for axes in self._signature.free_dims()] if self.dynamic else None
         shape_key = tuple((tuple(t.shape) if not self.dynamic else None, t.dtype) for t in tensors)
-        package = self._packages.get(shape_key)
-        if package is not None:
-            return package
-        with self._lock:
-            if self.backend != "aoti":
-                return None
-            package = self._packages.get(shape_key)
-            if package is None:
-                package = self._load_or_compile(tensors, free)
-                if package is None:
-                    return None
-                self._packages[shape_key] = package
-        return package
+        return self._memo(self._packages, shape_key, "aoti", lambda: self._load_or_compile(tensors, free))
 
     def _load_or_compile(self, tensors: List[torch.Tensor],
                          free: Optional[List[List[int]]]) -> Optional[aoti.CompiledPackage]:
@@ -169,6 +174,10 @@ class InferenceModel(nn.Module):
                 package = self._package_for(values)
                 if package is not None:
                     return package.run(values)
+            if self._compiled is None:  # keyword arguments: torch.compile takes them
+                with self._lock:
+                    if self._compiled is None:
+                        self._use_torch_compile("inductor")
             if not self._options:
                 return self._compiled(*args, **kwargs)
             # Compiling happens lazily, inside a call that meets a new input shape, and freezing
