@@ -29,6 +29,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 import torch
 from torch import nn
 
+from ._loading import module_float_dtype
 from .errors import ExportError, ModelInputError
 from .programs import DynamicAxes, export_program
 from .signature import Signature, TensorSpec, shape_from_dims
@@ -77,7 +78,7 @@ def compile_package(model: nn.Module, path: PathLike, inputs: Optional[Sequence[
         configs["aot_inductor.metadata"] = {
             META_FORMAT: FORMAT,
             META_SIGNATURE: json.dumps(_signature_json(signature)),
-            META_FLOAT_DTYPE: str(_float_dtype(model)).replace("torch.", ""),
+            META_FLOAT_DTYPE: str(module_float_dtype(model)).replace("torch.", ""),
         }
         try:
             aoti_compile_and_package(program, package_path=partial, inductor_configs=configs)
@@ -268,12 +269,6 @@ def _signature_from_json(data: Mapping[str, Any], where: str) -> Signature:
     except (KeyError, TypeError, ValueError) as exc:
         raise ExportError(f"{where}: the package's torch_tfjs signature metadata is malformed: {exc}") from None
 
-
-def _float_dtype(model: nn.Module) -> torch.dtype:
-    for tensor in list(model.parameters()) + list(model.buffers()):
-        if tensor.is_floating_point():
-            return tensor.dtype
-    return torch.float32
 
 
 def _first_line(exc: BaseException) -> str:

@@ -31,6 +31,7 @@ from torch import nn
 
 from . import _jit_backend, aoti
 from ._log import logger
+from ._loading import module_float_dtype
 from .errors import ExportError
 from .io.net import CacheOption, resolve_cache_dir
 from .signature import Signature
@@ -70,7 +71,7 @@ class InferenceModel(nn.Module):
             self._fingerprint: Optional[str] = None
             self._packages: Dict[Tuple[Any, ...], aoti.CompiledPackage] = {}
             self._lock = threading.Lock()
-            self._float_dtype = _float_dtype(model)
+            self._float_dtype = module_float_dtype(model)
             self._traced: Dict[Tuple[Any, ...], Callable[..., Any]] = {}
         else:
             self._use_torch_compile(backend)
@@ -216,12 +217,6 @@ class _threads:
             torch.set_num_threads(self.saved)
             self.saved = None
 
-
-def _float_dtype(model: nn.Module) -> torch.dtype:
-    for tensor in list(model.parameters()) + list(model.buffers()):
-        if tensor.is_floating_point():
-            return tensor.dtype
-    return torch.float32
 
 
 def optimize_for_inference(model: nn.Module, *, backend: str = "aoti", dynamic: Optional[bool] = False,
