@@ -136,15 +136,23 @@ def test_cli_convert_aot_transformer(tmp_path, capsys):
     assert_matches(saved[saved.files[0]], case.outputs()[0], case.tolerance, "run on package")
 
 
+def _run_default_backend(family_case: str, caplog, to_inputs):
+    """A graph fixture run once through optimize_for_inference's default backend (no disk
+    cache), warnings of the torch_tfjs log captured; returns the case, model and output."""
+    folder = FIXTURES / "graph" / family_case
+    case = next(c for c in discover("graph") if c.path == folder)
+    torch._dynamo.reset()
+    fast = torch_tfjs.optimize_for_inference(torch_tfjs.load(folder), cache_dir=False)
+    with caplog.at_level(logging.WARNING, logger="torch_tfjs"):
+        out = fast(*to_inputs(case.inputs()))
+    return case, fast, out
+
+
 def test_uncapturable_graph_falls_back_to_torch_compile(caplog):
     """A graph whose conv padding is computed from tensor values cannot be exported."""
-    folder = FIXTURES / "graph" / "convolution" / "atrous_conv2d_dynamic_hw"
-    case = next(c for c in discover("graph") if c.path == folder)
-    model = torch_tfjs.load(folder)
-    torch._dynamo.reset()
-    fast = torch_tfjs.optimize_for_inference(model, cache_dir=False)
-    with caplog.at_level(logging.WARNING, logger="torch_tfjs"):
-        out = fast(*[torch.from_numpy(np.ascontiguousarray(a)) for a in case.inputs()])
+    case, fast, out = _run_default_backend(
+        "convolution/atrous_conv2d_dynamic_hw", caplog,
+        lambda arrays: [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays])
     assert fast.backend == "inductor"
     assert "falling back to torch.compile" in caplog.text
     assert_matches(out, case.outputs()[0], case.tolerance, "fallback")
@@ -196,12 +204,6 @@ def test_lower_convs_hands_the_lowering_to_the_compile(monkeypatch, tmp_path):
 
 def test_string_inputs_fall_back_to_torch_compile(caplog):
     """String tensors cannot be exported: the call runs through torch.compile instead."""
-    folder = FIXTURES / "graph" / "string" / "regex_replace_global"
-    case = next(c for c in discover("graph") if c.path == folder)
-    model = torch_tfjs.load(folder)
-    torch._dynamo.reset()
-    fast = torch_tfjs.optimize_for_inference(model, cache_dir=False)
-    with caplog.at_level(logging.WARNING, logger="torch_tfjs"):
-        out = fast(*case.inputs())
+    case, fast, out = _run_default_backend("string/regex_replace_global", caplog, list)
     assert fast.backend == "inductor" and "string inputs cannot be exported" in caplog.text
     np.testing.assert_array_equal(np.asarray(out), case.outputs()[0])
