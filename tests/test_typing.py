@@ -13,7 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = ["torch_tfjs/__init__.py", "torch_tfjs/signature.py", "torch_tfjs/errors.py",
           "torch_tfjs/layers/model.py", "torch_tfjs/graph/model.py",
-          "torch_tfjs/aoti.py", "torch_tfjs/inference.py", "torch_tfjs/_jit_backend.py"]
+          "torch_tfjs/aoti.py", "torch_tfjs/inference.py", "torch_tfjs/_jit_backend.py",
+          "torch_tfjs/_allocator.py"]
 
 
 def test_public_api_and_readme_quickstart_type_check(tmp_path):

@@ -153,6 +153,8 @@ class CompiledPackage:
 def load_package(path: PathLike, *, num_runners: int = 1) -> CompiledPackage:
     """Load an AOTInductor package written by :func:`compile_package` (or by
     ``torch-tfjs convert SRC out.pt2 --aot``). Needs the torch version that compiled it."""
+    from ._allocator import tune_allocator_once
+    tune_allocator_once()  # see torch_tfjs._allocator
     return CompiledPackage(path, num_runners=num_runners)
 
 

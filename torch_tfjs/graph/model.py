@@ -19,6 +19,7 @@ from torch import nn
 from ..errors import (ExecutionError, GraphError, ModelInputError, ModelJSONError, TfjsError,
                       blame, describe_exception)
 from ..io import ModelArtifact, read_artifact
+from .._allocator import tune_allocator_once
 from .._loading import Device, add_dtype_marker, check_dtype, module_float_dtype, place
 from .._log import logger, warn_semantics
 from .._predict import predict as _predict
@@ -171,6 +172,7 @@ class GraphModel(nn.Module):
         self.artifact_signature: Optional[Dict[str, Any]] = importer.artifact.signature
         self._executors: Dict[Tuple[str, ...], fx.GraphModule] = {}
         add_dtype_marker(self)
+        tune_allocator_once()  # activations reuse freed heap pages call after call
 
     @property
     def float_dtype(self) -> torch.dtype:

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torch.nn.modules import module as _module_api
 
+from .._allocator import tune_allocator_once
 from .._layout import to_channels_first, to_channels_last
 from .._loading import DTYPE_MARKER, add_dtype_marker, module_float_dtype
 from .._predict import predict as _predict
@@ -45,6 +46,7 @@ class LayersModel(KerasLayer):
         self.signature = Signature([], [])
         self._input_layers: Set[str] = set()
         add_dtype_marker(self)
+        tune_allocator_once()  # activations reuse freed heap pages call after call
 
     @property
     def float_dtype(self) -> torch.dtype:
