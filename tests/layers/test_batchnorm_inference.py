@@ -136,3 +136,48 @@ def test_hooks_see_every_layer_in_its_keras_layout():
     _, fresh = _mobilenet_like()
     text = fresh.summary(print_fn=None)
     assert "?" not in text.split("Output shape")[1].split("Total params")[0], text
+
+
+def test_folded_kernels_are_made_once_and_follow_weight_changes(monkeypatch):
+    """Eager inference reuses each conv's BatchNorm-folded kernel (no per-call rescaling), and
+    remakes it after an in-place update of the kernel or the statistics, a replaced tensor, or
+    under autograd; copies and pickles start with an empty cache."""
+    import copy
+    import io
+
+    from torch_tfjs.layers import conv as conv_module
+
+    case, model = _mobilenet_like()
+    model.eval()
+    x = torch.from_numpy(case.inputs()[0])
+    folds = []
+    real_get = conv_module.DerivedCache.get
+
+    def counting_get(self, sources, compute):  # conv folds only (a BatchNorm's first source is 1-D)
+        if sources[0].dim() < 3:
+            return real_get(self, sources, compute)
+        return real_get(self, sources, lambda: folds.append(1) or compute())
+
+    monkeypatch.setattr(conv_module.DerivedCache, "get", counting_get)
+    with torch.inference_mode():
+        first = model(x)
+        made = len(folds)
+        assert made == 10  # one per conv → BatchNorm pair
+        torch.testing.assert_close(model(x), first, rtol=0, atol=0)
+        assert len(folds) == made  # reused
+    conv = next(m for m in model.modules() if type(m).__name__ == "Conv2D")
+    bn = next(m for m in model.modules() if type(m).__name__ == "BatchNormalization")
+    with torch.no_grad():
+        conv.kernel.mul_(2.0)
+        changed = model(x)
+        assert len(folds) == made + 1 and not torch.allclose(changed, first)
+        bn.moving_mean = bn.moving_mean + 1.0  # replaced: its conv's fold is remade
+        model(x)
+        assert len(folds) == made + 2
+        conv.kernel.div_(2.0)
+    model(x).sum().backward()  # autograd: computed, never cached
+    assert conv.kernel.grad is not None
+    clone = copy.deepcopy(model)
+    torch.save(model, io.BytesIO())
+    with torch.no_grad():
+        torch.testing.assert_close(clone(x), model(x), rtol=0, atol=0)

@@ -20,6 +20,7 @@ from .._log import warn_semantics
 from .base import KerasLayer, LayerSpec, conf_tuple, data_format
 from ..activations import is_elementwise
 from .core import layer_activation
+from .derived import DerivedCache
 from .registry import register_layer
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
@@ -83,9 +84,16 @@ class _Conv(KerasLayer):
         shift``, as one convolution with the kernel and bias scaled: Keras's conv → BN in one
         kernel. Differentiable; under ``torch.compile`` with frozen weights the scaled kernel is
         a constant."""
-        kernel = getattr(self, self.foldable_kernel or "")
-        kernel = kernel * scale.reshape((-1,) + (1,) * (kernel.dim() - 1))
-        bias = shift if self.bias is None else self.bias * scale + shift
+        raw = getattr(self, self.foldable_kernel or "")
+
+        def fold() -> Tuple[torch.Tensor, torch.Tensor]:
+            kernel = raw * scale.reshape((-1,) + (1,) * (raw.dim() - 1))
+            return kernel, (shift if self.bias is None else self.bias * scale + shift)
+
+        if "_fold_cache" not in self.__dict__:
+            self._fold_cache = DerivedCache()
+        # eager inference: the folded kernel is made once, not on every call (see .derived)
+        kernel, bias = self._fold_cache.get((raw, self.bias, scale, shift), fold)
 
         def conv(x: torch.Tensor) -> torch.Tensor:
             return tf_conv(x, kernel, bias, self.rank, self.strides, self.padding, self.dilation,

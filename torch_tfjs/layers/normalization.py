@@ -16,12 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from .base import KerasLayer, LayerSpec
+from .derived import DerivedCache, plain_inference as _plain_inference
 from .registry import register_layer
-
-
-def _plain_inference() -> bool:
-    """Eager, without autograd: results may be cached and computed in any layout."""
-    return not torch.is_grad_enabled() and not torch.jit.is_tracing() and not torch.compiler.is_compiling()
 
 
 def _axes(spec: LayerSpec, default: Any = -1) -> List[int]:
@@ -69,30 +65,27 @@ class BatchNormalization(KerasLayer):
         axis = self.axis % like.dim()
         return y if axis == 1 else y.movedim(1, axis)
 
-    _affine_cache: Optional[tuple] = None
 
     def infers(self, training: Optional[bool]) -> bool:
         """Whether a call with this ``training`` flag normalises with the moving statistics."""
         return not (self.is_training(training) and self.keras_trainable)
 
     def inference_affine(self) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(scale, shift) with inference output ``x * scale + shift`` (per channel). Without
-        autograd (and outside tracing / compiling) cached until one of the four tensors changes:
-        in-place updates bump ``_version``, a replaced tensor has a new id."""
-        cacheable = _plain_inference()
-        tensors = (self.moving_mean, self.moving_variance, self.gamma, self.beta)
-        key = tuple((id(t), t._version) if t is not None else None for t in tensors) if cacheable else None
-        if key is not None and self._affine_cache is not None and self._affine_cache[0] == key:
-            return self._affine_cache[1], self._affine_cache[2]
-        scale = torch.rsqrt(self.moving_variance + self.epsilon)
-        if self.gamma is not None:
-            scale = scale * self.gamma
-        shift = -self.moving_mean * scale
-        if self.beta is not None:
-            shift = shift + self.beta
-        if key is not None:
-            self._affine_cache = (key, scale, shift)
-        return scale, shift
+        """(scale, shift) with inference output ``x * scale + shift`` (per channel); cached in
+        eager inference until one of the four tensors changes (:mod:`.derived`)."""
+        def compute() -> Tuple[torch.Tensor, torch.Tensor]:
+            scale = torch.rsqrt(self.moving_variance + self.epsilon)
+            if self.gamma is not None:
+                scale = scale * self.gamma
+            shift = -self.moving_mean * scale
+            if self.beta is not None:
+                shift = shift + self.beta
+            return scale, shift
+
+        if "_affine_cache" not in self.__dict__:
+            self._affine_cache = DerivedCache()
+        return self._affine_cache.get((self.moving_mean, self.moving_variance, self.gamma, self.beta),
+                                      compute)
 
     def forward_channels_first(self, inputs: Any, training: Optional[bool] = None
                                ) -> Optional[Tuple[torch.Tensor, bool]]:
