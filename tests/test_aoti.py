@@ -179,8 +179,9 @@ def test_num_threads_is_checked_and_restored():
 
 
 def test_lower_convs_hands_the_lowering_to_the_compile(monkeypatch, tmp_path):
-    """``lower_convs=True`` compiles the exported program after lowering its small convs (the
-    compile itself is stubbed: the lowering's numerics are tests/test_lowering.py's)."""
+    """By default (``lower_convs=True``) the exported program is compiled after lowering its
+    small convs (the compile itself is stubbed: the lowering's numerics are
+    tests/test_lowering.py's); ``lower_convs=False`` passes no transform."""
     from torch_tfjs import _lowering
     from torch_tfjs.programs import export_program
 
@@ -192,8 +193,10 @@ def test_lower_convs_hands_the_lowering_to_the_compile(monkeypatch, tmp_path):
 
     monkeypatch.setattr(aoti, "compile_package", fake_compile)
     model = torch_tfjs.load(FIXTURES / "models" / "graph_mobilenet_like")
-    fast = torch_tfjs.optimize_for_inference(model, lower_convs=True, cache_dir=tmp_path)
     x = torch.zeros(1, 32, 32, 3)
+    plain = torch_tfjs.optimize_for_inference(model, lower_convs=False, cache_dir=tmp_path)
+    assert plain._load_or_compile([x], None) is None and seen["transform"] is None
+    fast = torch_tfjs.optimize_for_inference(model, cache_dir=tmp_path)
     assert fast._load_or_compile([x], None) is None and fast.backend == "inductor"
     with torch.no_grad():
         program = export_program(model, [x], [[]])

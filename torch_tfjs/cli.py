@@ -111,8 +111,13 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     elif suffix == ".pt2" and args.aot:
         from . import aoti
 
+        transform = None
+        if not args.no_lower_convs:
+            from ._lowering import lower_small_convs
+
+            transform = lambda program: lower_small_convs(program, batch=1)  # noqa: E731
         aoti.compile_package(model, out, _export_inputs(
-            model, shapes, programs.EXPORT_BATCH, programs.EXPORT_FREE), dynamic)
+            model, shapes, programs.EXPORT_BATCH, programs.EXPORT_FREE), dynamic, transform=transform)
         what = ("AOTInductor package (frozen weights; load with torch_tfjs.aoti.load_package, "
                 "torch._inductor.aoti_load_package or C++ AOTIModelPackageLoader)")
     elif suffix == ".pt2":
@@ -369,6 +374,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--aot", action="store_true",
                    help=".pt2: an AOTInductor package (compiled, frozen weights) instead of a "
                         "torch.export program")
+    p.add_argument("--no-lower-convs", action="store_true",
+                   help="--aot: compile every convolution as a oneDNN call (default: small depthwise and "
+                        "1x1 convolutions become fused loops where the cost model says that is faster, "
+                        "assuming batch 1)")
     p.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE, metavar="BYTES",
                    help=f"bytes per weight shard (folder output only; default {DEFAULT_SHARD_SIZE})")
     p.set_defaults(func=_cmd_convert)
