@@ -166,3 +166,34 @@ def test_cuda_compiled_matches_cpu(name):
     outs = _as_list(out)
     assert all(o.device.type == "cuda" for o in outs)
     _check(outs, eager, 1e-4, f"{name} cuda compiled vs cpu eager")
+
+
+@pytest.mark.parametrize("rel", ["graph/control/while_sum_v2", "graph/control/while_nested",
+                                 "graph/dynamic/nms_v5_soft_raw"])
+def test_loops_and_nms_run_eagerly_inside_compiled_graphs(rel):
+    """TF While loops and NMS's Python heap loop are not traced by Dynamo (compiler.disable):
+    traced, every evaluation of the loop condition broke the graph and each iteration compiled
+    anew (a real SSD detector: over 10 minutes before its first output). The number of graphs
+    Dynamo hands the backend must not grow with the trip count, and the outputs are tfjs's."""
+    import torch._dynamo
+
+    case = _case(rel)
+
+    graphs: List[torch.fx.GraphModule] = []
+
+    def counting_backend(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
+
+    torch._dynamo.reset()
+    model = torch_tfjs.load_graph_model(case.path).eval()
+    by_name = dict(zip(case.input_names(), case.inputs()))  # (scalar inputs stay 0-d)
+    args = [torch.from_numpy(np.asarray(by_name[name])) for name in model.input_names]
+    compiled = torch.compile(model, backend=counting_backend)
+    with torch.no_grad():
+        outputs = compiled(*args)
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    for got, want in zip(outputs, case.outputs()):
+        assert_matches(got, want, case.tolerance, rel)
+    assert len(graphs) <= 4, f"{len(graphs)} graphs compiled for {rel}"
+    torch._dynamo.reset()

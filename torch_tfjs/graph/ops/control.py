@@ -50,7 +50,12 @@ def if_op(node: OpNode) -> List[Value]:
     return node.outputs(result, n_out)
 
 
+@torch.compiler.disable
 def run_while(cond_fn: Any, body_fn: Any, *loop_vars: Any) -> Tuple[Any, ...]:
+    """TF While: a Python loop. Under ``torch.compile`` it runs eagerly (``compiler.disable``):
+    Dynamo would otherwise trace into it, break the graph at every evaluation of the condition
+    and compile each iteration's body anew (an SSD detector's 100-step decode loop: over 10
+    minutes and 5 GB before its first output). The ops around the loop still compile."""
     values = tuple(loop_vars)
     while truthy(cond_fn(*values)[0]):
         values = tuple(body_fn(*values))

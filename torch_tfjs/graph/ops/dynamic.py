@@ -34,6 +34,7 @@ def _pairwise_iou(boxes: torch.Tensor) -> torch.Tensor:
                        torch.zeros_like(inter))
 
 
+@torch.compiler.disable  # Python heap loop: eager under torch.compile, not traced piecewise
 def non_max_suppression(boxes: torch.Tensor, scores: torch.Tensor, max_output_size: int,
                         iou_threshold: float, score_threshold: float, soft_nms_sigma: float
                         ) -> Tuple[torch.Tensor, torch.Tensor]:
