@@ -11,9 +11,10 @@ with its own memory arena.
 :func:`tune_allocator` raises the two thresholds so freed blocks stay in the heap for the next
 call. Blocks above :data:`MMAP_THRESHOLD` still come from ``mmap`` and go back at once, and at
 most :data:`TRIM_THRESHOLD` of free memory is kept at the heap's top: the cost is that much RSS
-the process may keep after its peak. torch_tfjs calls it once per process when it builds a model
-or loads a compiled package; ``TORCH_TFJS_MALLOC_TUNING=0`` in the environment turns that off. It
-does nothing on other C libraries (musl, macOS, Windows).
+the process may keep after its peak. torch_tfjs calls it once per process, on the first call of a
+model or compiled package (not at load: a load's freed buffers would stay in the heap and raise
+its peak); ``TORCH_TFJS_MALLOC_TUNING=0`` in the environment turns that off. It does nothing on
+other C libraries (musl, macOS, Windows).
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ import sys
 import threading
 from typing import Optional
 
-__all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "ENV", "tune_allocator", "tune_allocator_once"]
+import torch
+
+__all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "ENV", "tune_allocator", "tune_allocator_once",
+           "before_first_call"]
 
 #: glibc's own ceiling for its dynamic mmap threshold (64-bit): bigger blocks keep using mmap.
 MMAP_THRESHOLD = 32 * 1024 * 1024
@@ -79,3 +83,10 @@ def tune_allocator_once() -> None:
         if os.environ.get(ENV, "1").strip().lower() in ("0", "false", "no", "off"):
             return
         tune_allocator(True)
+
+
+def before_first_call() -> None:
+    """What a model's ``forward`` calls: :func:`tune_allocator_once`, skipped (at no cost) once
+    done and while torch.compile / torch.export trace the call."""
+    if not _tried and not torch.compiler.is_compiling():
+        tune_allocator_once()

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from ._loading import module_float_dtype
+from ._allocator import before_first_call
 from .errors import ExportError, ModelInputError
 from .programs import DynamicAxes, export_program
 from .signature import Signature, TensorSpec, shape_from_dims
@@ -129,6 +130,7 @@ class CompiledPackage:
 
     def run(self, tensors: List[torch.Tensor]) -> Any:
         """Run on tensors already matched and checked against the signature (one per input)."""
+        before_first_call()  # see torch_tfjs._allocator
         try:
             flat = self._loader.run(tensors)
         except Exception as exc:  # the runner checks shapes against the compiled ones
@@ -153,8 +155,6 @@ class CompiledPackage:
 def load_package(path: PathLike, *, num_runners: int = 1) -> CompiledPackage:
     """Load an AOTInductor package written by :func:`compile_package` (or by
     ``torch-tfjs convert SRC out.pt2 --aot``). Needs the torch version that compiled it."""
-    from ._allocator import tune_allocator_once
-    tune_allocator_once()  # see torch_tfjs._allocator
     return CompiledPackage(path, num_runners=num_runners)
 
 

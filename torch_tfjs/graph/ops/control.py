@@ -12,7 +12,7 @@ v1 (Switch / Merge / Enter / Exit / NextIteration / LoopCond, TensorArray*) is h
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -50,16 +50,34 @@ def if_op(node: OpNode) -> List[Value]:
     return node.outputs(result, n_out)
 
 
-@torch.compiler.disable
 def run_while(cond_fn: Any, body_fn: Any, *loop_vars: Any) -> Tuple[Any, ...]:
-    """TF While: a Python loop. Under ``torch.compile`` it runs eagerly (``compiler.disable``):
+    """TF While: a Python loop. Under ``torch.compile`` it runs eagerly (see :func:`eagerly`):
     Dynamo would otherwise trace into it, break the graph at every evaluation of the condition
-    and compile each iteration's body anew (an SSD detector's 100-step decode loop: over 10
-    minutes and 5 GB before its first output). The ops around the loop still compile."""
+    and compile each iteration's body anew (handtrack's SSD detector: over 10 minutes and 5 GB
+    before its first output). The ops around the loop still compile."""
+    if torch.compiler.is_compiling():
+        return eagerly(_while_loop)(cond_fn, body_fn, *loop_vars)
+    return _while_loop(cond_fn, body_fn, *loop_vars)
+
+
+def _while_loop(cond_fn: Any, body_fn: Any, *loop_vars: Any) -> Tuple[Any, ...]:
     values = tuple(loop_vars)
     while truthy(cond_fn(*values)[0]):
         values = tuple(body_fn(*values))
     return values
+
+
+_EAGER: Dict[Any, Any] = {}
+
+
+def eagerly(fn: Any) -> Any:
+    """``torch.compiler.disable(fn)``, made on first use: Dynamo graph-breaks at the call and runs
+    ``fn`` eagerly. Made lazily because the decorator imports torch._dynamo (about 1 s and 70 MB),
+    which a process that never compiles should not pay; a compiling one has imported it."""
+    wrapped = _EAGER.get(fn)
+    if wrapped is None:
+        wrapped = _EAGER[fn] = torch.compiler.disable(fn)
+    return wrapped
 
 
 @register_op("While", "StatelessWhile")

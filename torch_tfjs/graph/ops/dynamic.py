@@ -16,6 +16,7 @@ import torch
 
 from ..node import OpNode, Value
 from ..registry import register_op
+from .control import eagerly
 
 
 def _pairwise_iou(boxes: torch.Tensor) -> torch.Tensor:
@@ -34,10 +35,19 @@ def _pairwise_iou(boxes: torch.Tensor) -> torch.Tensor:
                        torch.zeros_like(inter))
 
 
-@torch.compiler.disable  # Python heap loop: eager under torch.compile, not traced piecewise
 def non_max_suppression(boxes: torch.Tensor, scores: torch.Tensor, max_output_size: int,
                         iou_threshold: float, score_threshold: float, soft_nms_sigma: float
                         ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Selected box indices (int32) and their (possibly soft-NMS-decayed) scores (see
+    :func:`_non_max_suppression`); run eagerly under ``torch.compile`` (a Python heap loop,
+    which Dynamo would trace in pieces)."""
+    fn = eagerly(_non_max_suppression) if torch.compiler.is_compiling() else _non_max_suppression
+    return fn(boxes, scores, max_output_size, iou_threshold, score_threshold, soft_nms_sigma)
+
+
+def _non_max_suppression(boxes: torch.Tensor, scores: torch.Tensor, max_output_size: int,
+                         iou_threshold: float, score_threshold: float, soft_nms_sigma: float
+                         ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Selected box indices (int32) and their (possibly soft-NMS-decayed) scores.
 
     TF's and tfjs's order (``nonMaxSuppressionImpl``): candidates above ``score_threshold`` by
