@@ -2,8 +2,9 @@
 
 A candidate is one way to run a model on one input: ONNX Runtime on an ONNX file, torch_tfjs
 eager, ``optimize_for_inference`` (torch.compile, inductor, frozen weights), the AOTInductor
-package (``optimize_for_inference(model, backend="aoti")``) and lowered small convolutions
-(``optimize_for_inference(model, lower_convs=True)``). The last two are detected: when this
+package with every conv a oneDNN call (``optimize_for_inference(model, backend="aoti",
+lower_convs=False)``) and with small convolutions lowered (``lower_convs=True``, the default since
+2026-12-03). The last two are detected: when this
 checkout's torch_tfjs does not have them, the candidate is reported ``n/a: not available``.
 
 :func:`interleaved` runs every candidate once per round on the same input, in an order rotated
@@ -27,7 +28,7 @@ CANDIDATES = {
     "eager": "eager",
     "compiled": "optimize_for_inference",
     "aoti": "AOTI",
-    "lowered": "lowered convs",
+    "lowered": "AOTI + lowered convs",
 }
 TORCH_CANDIDATES = ("compiled", "aoti", "lowered")  # the compiled ones, checked against eager
 
@@ -156,7 +157,7 @@ def build_torch_candidates(model: Any, x: Any, wanted: List[str], aoti_cache: Op
     if "aoti" in wanted:
         why = aoti_available()
         out.append(Candidate("aoti", status=why) if why else compiled_candidate(
-            "aoti", model, x, backend="aoti", **optional_kwargs(cache_dir=aoti_cache)))
+            "aoti", model, x, backend="aoti", **optional_kwargs(cache_dir=aoti_cache, lower_convs=False)))
     if "lowered" in wanted:
         name, why = lowered_option()
         out.append(Candidate("lowered", status=why) if why else compiled_candidate(
