@@ -187,8 +187,9 @@ def test_lower_convs_hands_the_lowering_to_the_compile(monkeypatch, tmp_path):
 
     seen = {}
 
-    def fake_compile(model, target, inputs, dynamic_axes, *, threads=None, transform=None):
+    def fake_compile(model, target, inputs, dynamic_axes, *, threads=None, transform=None, max_autotune=False):
         seen["transform"] = transform
+        seen["max_autotune"] = max_autotune
         raise ExportError("stubbed")
 
     monkeypatch.setattr(aoti, "compile_package", fake_compile)
@@ -210,3 +211,36 @@ def test_string_inputs_fall_back_to_torch_compile(caplog):
     case, fast, out = _run_default_backend("string/regex_replace_global", caplog, list)
     assert fast.backend == "inductor" and "string inputs cannot be exported" in caplog.text
     np.testing.assert_array_equal(np.asarray(out), case.outputs()[0])
+
+
+def test_max_autotune_reaches_inductor_and_the_cache_key(monkeypatch, tmp_path):
+    """``max_autotune=True`` compiles with AUTOTUNE_CONFIGS on top of the frozen-weights
+    configs, and its packages are cached under their own key (inductor itself is stubbed: the
+    autotuned compile takes minutes)."""
+    import torch._inductor
+
+    seen = {}
+
+    def fake_package(program, package_path=None, inductor_configs=None):
+        seen["configs"] = dict(inductor_configs)
+        raise RuntimeError("stubbed")
+
+    monkeypatch.setattr(torch._inductor, "aoti_compile_and_package", fake_package)
+    model = torch_tfjs.load(FIXTURES / "models" / "graph_mobilenet_like")
+    x = torch.zeros(1, 32, 32, 3)
+    with pytest.raises(ExportError, match="stubbed"):
+        aoti.compile_package(model, tmp_path / "m.pt2", [x], [[]], max_autotune=True)
+    assert seen["configs"]["freezing"] is True
+    assert all(seen["configs"][k] == v for k, v in aoti.AUTOTUNE_CONFIGS.items())
+    with pytest.raises(ExportError, match="stubbed"):
+        aoti.compile_package(model, tmp_path / "m.pt2", [x], [[]])
+    assert not set(aoti.AUTOTUNE_CONFIGS) & set(seen["configs"])
+    assert not list(tmp_path.glob("*.pt2")) and not list(tmp_path.glob(".*partial*"))
+
+    keys = []
+    real_key = aoti.package_key
+    monkeypatch.setattr(aoti, "package_key", lambda *a: keys.append(real_key(*a)) or keys[-1])
+    for autotune in (False, True):
+        fast = torch_tfjs.optimize_for_inference(model, max_autotune=autotune, cache_dir=tmp_path)
+        assert fast._load_or_compile([x], None) is None  # the stub fails: falls back
+    assert len(set(keys)) == 2

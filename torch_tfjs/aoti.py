@@ -43,13 +43,16 @@ META_FLOAT_DTYPE = "torch_tfjs.float_dtype"
 FORMAT = "torch_tfjs-aoti/1"
 #: Inductor options of every package: frozen weights (BatchNorm folded, conv weights prepacked).
 INDUCTOR_CONFIGS: Dict[str, Any] = {"freezing": True}
+#: Added by ``max_autotune=True``: inductor times candidate kernels and may generate its own C++
+#: GEMMs (fused with their epilogues) instead of calling oneDNN / MKL for each matmul.
+AUTOTUNE_CONFIGS: Dict[str, Any] = {"max_autotune": True, "max_autotune_gemm_backends": "CPP,ATEN"}
 
 ProgramTransform = Callable[[Any], Any]
 
 
 def compile_package(model: nn.Module, path: PathLike, inputs: Optional[Sequence[torch.Tensor]] = None,
                     dynamic_shapes: Optional[DynamicAxes] = None, *, threads: Optional[int] = None,
-                    transform: Optional[ProgramTransform] = None) -> Path:
+                    transform: Optional[ProgramTransform] = None, max_autotune: bool = False) -> Path:
     """Compile ``model`` with AOTInductor into the package ``path`` (``.pt2``); returns the path.
 
     ``inputs`` / ``dynamic_shapes`` are those of :func:`~torch_tfjs.programs.export_program`
@@ -58,7 +61,9 @@ def compile_package(model: nn.Module, path: PathLike, inputs: Optional[Sequence[
     are faster). ``transform`` rewrites the exported program before compiling (e.g. lowering
     small convolutions). ``threads``: the CPU thread count compiled into the kernels (fastest,
     1 skips OpenMP entirely); ``None`` (default) lets the package use the running process's
-    OpenMP thread count (``torch.set_num_threads``), for packages that run elsewhere. Compiling takes seconds to a minute on a CPU and needs a C++ compiler.
+    OpenMP thread count (``torch.set_num_threads``), for packages that run elsewhere.
+    ``max_autotune``: :data:`AUTOTUNE_CONFIGS` (about 3× the compile time). Compiling takes
+    seconds to minutes on a CPU and needs a C++ compiler.
     The file is written atomically (a partial package never appears under ``path``)."""
     from torch._inductor import aoti_compile_and_package
 
@@ -73,7 +78,7 @@ def compile_package(model: nn.Module, path: PathLike, inputs: Optional[Sequence[
         target.parent.mkdir(parents=True, exist_ok=True)
         handle, partial = tempfile.mkstemp(suffix=".partial.pt2", prefix=f".{target.stem}-", dir=target.parent)
         os.close(handle)
-        configs = dict(INDUCTOR_CONFIGS)
+        configs = dict(INDUCTOR_CONFIGS, **(AUTOTUNE_CONFIGS if max_autotune else {}))
         # inductor otherwise bakes the compiling process's torch.get_num_threads() into the code
         configs.update({"cpp.threads": threads} if threads is not None else {"cpp.dynamic_threads": True})
         configs["aot_inductor.metadata"] = {

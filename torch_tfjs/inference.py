@@ -51,9 +51,11 @@ class InferenceModel(nn.Module):
 
     def __init__(self, model: nn.Module, *, dynamic: Optional[bool], cpp_wrapper: bool,
                  backend: str, cache_dir: CacheOption = None,
-                 num_threads: Optional[int] = None, lower_convs: bool = True) -> None:
+                 num_threads: Optional[int] = None, lower_convs: bool = True,
+                 max_autotune: bool = False) -> None:
         super().__init__()
         self.lower_convs = lower_convs
+        self.max_autotune = max_autotune
         self.model = model
         self.backend = backend
         self.dynamic = dynamic
@@ -145,7 +147,8 @@ class InferenceModel(nn.Module):
         threads = torch.get_num_threads()  # compiled into the kernels: part of the key
         key = aoti.package_key(self._fingerprint, tensors if free is None else
                                [t.new_empty(0) for t in tensors], dynamic_axes,
-                               {"threads": threads, "lower_convs": self.lower_convs})
+                               {"threads": threads, "lower_convs": self.lower_convs,
+                                **({"max_autotune": True} if self.max_autotune else {})})
         examples = [t.detach() for t in tensors]
         transform = None
         if self.lower_convs:
@@ -155,7 +158,8 @@ class InferenceModel(nn.Module):
             transform = lambda program: lower_small_convs(program, batch=batch)  # noqa: E731
         try:
             path = self._cache.get_or_compile(key, lambda target: aoti.compile_package(
-                self.model, target, examples, dynamic_axes, threads=threads, transform=transform))
+                self.model, target, examples, dynamic_axes, threads=threads, transform=transform,
+                max_autotune=self.max_autotune))
             return aoti.load_package(path)
         except ExportError as exc:
             logger.warning("optimize_for_inference: AOTInductor cannot compile %s (%s); falling "
@@ -221,7 +225,8 @@ class _threads:
 
 def optimize_for_inference(model: nn.Module, *, backend: str = "aoti", dynamic: Optional[bool] = False,
                            cpp_wrapper: bool = True, cache_dir: CacheOption = None,
-                           num_threads: Optional[int] = None, lower_convs: bool = True) -> InferenceModel:
+                           num_threads: Optional[int] = None, lower_convs: bool = True,
+                           max_autotune: bool = False) -> InferenceModel:
     """Compile a LayersModel or GraphModel for inference with frozen weights.
 
     - ``backend="aoti"`` (default): AOTInductor packages, compiled on the first call with a new
@@ -251,6 +256,11 @@ def optimize_for_inference(model: nn.Module, *, backend: str = "aoti", dynamic: 
       :mod:`torch_tfjs._lowering` says that is faster (MobileNetV2 0.35 at batch 1: 1.5-1.6×
       faster than plain AOTI at 1 and 2 threads); the first compile takes about twice as long.
       ``False`` compiles every conv as a oneDNN call.
+    - ``max_autotune=True`` (``"aoti"`` only; opt-in): inductor times candidate kernels and may
+      generate its own C++ GEMMs fused with their epilogues instead of calling oneDNN / MKL per
+      matmul (:data:`torch_tfjs.aoti.AUTOTUNE_CONFIGS`). MobileNetV2 0.35 at batch 1, 1 thread:
+      1.46 → 1.01 ms per call (ONNX Runtime 0.62 ms); batch 8 unchanged; the compile takes about
+      3× longer (48 → 150 s). Part of the package cache key.
 
     ``model`` is put in eval mode and shared, not copied; it stays trainable and its own weights
     are not modified. The compiled code holds copies of the weights it transforms (BatchNorm
@@ -266,4 +276,5 @@ def optimize_for_inference(model: nn.Module, *, backend: str = "aoti", dynamic: 
         raise ValueError(f"num_threads must be a positive int or None, got {num_threads!r}")
     model.eval()
     return InferenceModel(model, dynamic=dynamic, cpp_wrapper=cpp_wrapper, backend=backend,
-                          cache_dir=cache_dir, num_threads=num_threads, lower_convs=lower_convs)
+                          cache_dir=cache_dir, num_threads=num_threads, lower_convs=lower_convs,
+                          max_autotune=max_autotune)
