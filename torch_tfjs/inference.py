@@ -259,8 +259,8 @@ def optimize_for_inference(model: nn.Module, *, backend: str = "aoti", dynamic: 
     - ``max_autotune=True`` (``"aoti"`` only; opt-in): inductor times candidate kernels and may
       generate its own C++ GEMMs fused with their epilogues instead of calling oneDNN / MKL per
       matmul (:data:`torch_tfjs.aoti.AUTOTUNE_CONFIGS`). MobileNetV2 0.35 at batch 1, 1 thread:
-      1.46 → 1.01 ms per call (ONNX Runtime 0.62 ms); batch 8 unchanged; the compile takes about
-      3× longer (48 → 150 s). Part of the package cache key.
+      1.46 → 1.01 ms per call (ONNX Runtime 0.62 ms), nsfwjs MobileNetV2 16.7 → 12.2 ms; batch 8
+      and MoveNet unchanged; the compile takes 1.5-3× longer. Part of the package cache key.
 
     ``model`` is put in eval mode and shared, not copied; it stays trainable and its own weights
     are not modified. The compiled code holds copies of the weights it transforms (BatchNorm
