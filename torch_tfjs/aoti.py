@@ -277,7 +277,6 @@ def _signature_from_json(data: Mapping[str, Any], where: str) -> Signature:
         raise ExportError(f"{where}: the package's torch_tfjs signature metadata is malformed: {exc}") from None
 
 
-
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -222,7 +222,6 @@ class _threads:
             self.saved = None
 
 
-
 def optimize_for_inference(model: nn.Module, *, backend: str = "aoti", dynamic: Optional[bool] = False,
                            cpp_wrapper: bool = True, cache_dir: CacheOption = None,
                            num_threads: Optional[int] = None, lower_convs: bool = True,

@@ -272,7 +272,7 @@ def _fold_conv_bias(graph: fx.Graph, node: fx.Node, root: torch.nn.Module) -> bo
     """``add(conv_nd(x, w, None, ...), c)`` with ``c`` a float constant along the channel axis
     only (``[C]`` or ``[1, ..., 1, C]``) → the conv with bias ``c``."""
     if node.kwargs or len(node.args) != 2:
-        return
+        return False
     for conv, bias in (node.args, node.args[::-1]):
         if not (isinstance(conv, fx.Node) and conv.op == "call_function" and conv.target is conv_nd
                 and not conv.kwargs and len(conv.args) == 10 and conv.args[2] is None
@@ -295,10 +295,10 @@ def _fold_conv_bias(graph: fx.Graph, node: fx.Node, root: torch.nn.Module) -> bo
 
 
 def _fold_scale_shift(graph: fx.Graph, node: fx.Node, root: torch.nn.Module) -> bool:
-    """``add(mul(x, s), t)`` (either operand order) with ``s`` and ``t`` float constants of
-    ``x``'s dtype that broadcast to no more than ``x``'s shape (a BatchNorm left as Mul + Add)
-    → :func:`scale_shift`. ``x``'s rank is unknown here, so only constants of at most one
-    dimension (which cannot widen the result) or an explicit channels-last conv output qualify."""
+    """``add(mul(x, s), t)`` (either operand order) with ``s`` and ``t`` float constants of one
+    dtype (TF gives the Mul and Add one dtype, so ``x``'s too) and at most one dimension (a
+    BatchNorm left as Mul + Add) → :func:`scale_shift`, which broadcasts all three as the two
+    ops do."""
     if node.kwargs or len(node.args) != 2:
         return False
     for product, shift in (node.args, node.args[::-1]):

@@ -60,6 +60,7 @@ class _Conv(KerasLayer):
         self.activation = layer_activation(spec)
         self.linear_activation = spec.config.get("activation") in (None, "linear")
         self.views_its_input = not self.channels_first and is_elementwise(spec.config.get("activation"))
+        self._fold_cache = DerivedCache()  # the kernel with a following BatchNorm folded in
 
     def forward_channels_first(self, inputs: Any, training: Optional[bool] = None
                                ) -> Optional[Tuple[torch.Tensor, bool]]:
@@ -90,8 +91,6 @@ class _Conv(KerasLayer):
             kernel = raw * scale.reshape((-1,) + (1,) * (raw.dim() - 1))
             return kernel, (shift if self.bias is None else self.bias * scale + shift)
 
-        if "_fold_cache" not in self.__dict__:
-            self._fold_cache = DerivedCache()
         # eager inference: the folded kernel is made once, not on every call (see .derived)
         kernel, bias = self._fold_cache.get((raw, self.bias, scale, shift), fold)
 

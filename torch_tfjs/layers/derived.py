@@ -57,6 +57,3 @@ class DerivedCache:
 
     def __reduce__(self) -> Tuple[type, Tuple[()]]:
         return DerivedCache, ()  # copies and pickles start empty (weak references do not copy)
-
-    def clear(self) -> None:
-        self._refs, self._versions, self._value = (), (), None

@@ -55,6 +55,7 @@ class BatchNormalization(KerasLayer):
         index = _add_scale_and_center(self, spec)
         self.add_keras_weight("moving_mean", spec.weight("moving_mean", index), trainable=False)
         self.add_keras_weight("moving_variance", spec.weight("moving_variance", index + 1), trainable=False)
+        self._affine_cache = DerivedCache()  # inference_affine's scale and shift
 
     def _channels_first(self, x: torch.Tensor) -> torch.Tensor:
         """A view with the normalized axis at position 1 (zero-copy for channels-last data)."""
@@ -64,7 +65,6 @@ class BatchNormalization(KerasLayer):
     def _restore(self, y: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         axis = self.axis % like.dim()
         return y if axis == 1 else y.movedim(1, axis)
-
 
     def infers(self, training: Optional[bool]) -> bool:
         """Whether a call with this ``training`` flag normalises with the moving statistics."""
@@ -82,8 +82,6 @@ class BatchNormalization(KerasLayer):
                 shift = shift + self.beta
             return scale, shift
 
-        if "_affine_cache" not in self.__dict__:
-            self._affine_cache = DerivedCache()
         return self._affine_cache.get((self.moving_mean, self.moving_variance, self.gamma, self.beta),
                                       compute)
 
