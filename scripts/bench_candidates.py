@@ -29,8 +29,9 @@ CANDIDATES = {
     "compiled": "optimize_for_inference",
     "aoti": "AOTI",
     "lowered": "AOTI + lowered convs",
+    "autotuned": "AOTI + lowered + max_autotune",
 }
-TORCH_CANDIDATES = ("compiled", "aoti", "lowered")  # the compiled ones, checked against eager
+TORCH_CANDIDATES = ("compiled", "aoti", "lowered", "autotuned")  # the compiled ones, checked against eager
 
 
 @dataclass
@@ -162,6 +163,10 @@ def build_torch_candidates(model: Any, x: Any, wanted: List[str], aoti_cache: Op
         name, why = lowered_option()
         out.append(Candidate("lowered", status=why) if why else compiled_candidate(
             "lowered", model, x, **{name: True}, **optional_kwargs(cache_dir=aoti_cache)))
+    if "autotuned" in wanted:  # opt-in: not in the default candidate list (compiles 1.5-3x longer)
+        out.append(compiled_candidate("autotuned", model, x, **optional_kwargs(
+            cache_dir=aoti_cache, max_autotune=True)) if optional_kwargs(max_autotune=True)
+            else Candidate("autotuned", status="n/a: not available"))
     return out
 
 

@@ -3,10 +3,10 @@
 torch's CPU allocator is plain ``malloc``. With glibc's defaults, a model that allocates and frees
 the same activations on every call gets fresh pages on every call: glibc gives the top of the heap
 back to the OS once more than ``M_TRIM_THRESHOLD`` of it is free, and serves big blocks with
-``mmap`` / ``munmap``. Each fresh page is a page fault (and a zeroed page). Measured here, eager, one
-thread: BlazeFace 45 ms → 14 ms per call (9,000 minor faults per call → 0), FaceRes batch 8
-263 ms → 213 ms, MoveNet 28.5 ms → 19 ms; peak RSS unchanged. ONNX Runtime avoids the same cost
-with its own memory arena.
+``mmap`` / ``munmap``. Each fresh page is a page fault (and a zeroed page). Measured by
+scripts/bench_allocator.py (eager, one thread): BlazeFace 62 → 26 ms per call (8,963 minor faults
+per call → 0), FaceRes batch 8 263 → 189 ms, MoveNet 45 → 33 ms; peak RSS unchanged. ONNX
+Runtime avoids the same cost with its own memory arena.
 
 :func:`tune_allocator` raises the two thresholds so freed blocks stay in the heap for the next
 call. Blocks above :data:`MMAP_THRESHOLD` still come from ``mmap`` and go back at once, and at

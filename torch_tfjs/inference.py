@@ -257,9 +257,9 @@ def optimize_for_inference(model: nn.Module, *, backend: str = "aoti", dynamic: 
       ``False`` compiles every conv as a oneDNN call.
     - ``max_autotune=True`` (``"aoti"`` only; opt-in): inductor times candidate kernels and may
       generate its own C++ GEMMs fused with their epilogues instead of calling oneDNN / MKL per
-      matmul (:data:`torch_tfjs.aoti.AUTOTUNE_CONFIGS`). MobileNetV2 0.35 at batch 1, 1 thread:
-      1.46 → 1.01 ms per call (ONNX Runtime 0.62 ms), nsfwjs MobileNetV2 16.7 → 12.2 ms; batch 8
-      and MoveNet unchanged; the compile takes 1.5-3× longer. Part of the package cache key.
+      matmul (:data:`torch_tfjs.aoti.AUTOTUNE_CONFIGS`). ``scripts/bench.py``, batch 1, 1 thread:
+      MobileNetV2 0.35/96 3.18 → 1.80 ms per call; nsfwjs MobileNetV2 and MoveNet unchanged; the
+      compile takes up to 3× longer. Part of the package cache key.
 
     ``model`` is put in eval mode and shared, not copied; it stays trainable and its own weights
     are not modified. The compiled code holds copies of the weights it transforms (BatchNorm
