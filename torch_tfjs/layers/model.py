@@ -7,7 +7,7 @@ NCHW views between conv layers and conv → BatchNormalization folding at infere
 from __future__ import annotations
 
 import difflib
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import torch
 from torch import nn
@@ -174,12 +174,13 @@ class LayersModel(KerasLayer):
             values[key] = tensor
             value_masks[key] = m
 
+        def value_of(key: TensorKey) -> torch.Tensor:
+            if key not in values:  # only its NCHW view was made
+                values[key] = to_channels_last(views[key])
+            return values[key]
+
         def fetch(structure: Any, table: Mapping[TensorKey, Any]) -> Any:
-            if isinstance(structure, list):
-                return [fetch(s, table) for s in structure]
-            if table is values and structure not in values:  # only its NCHW view was made
-                values[structure] = to_channels_last(views[structure])
-            return table[structure]
+            return _gather(structure, value_of if table is values else table.__getitem__)
 
         # Fast paths call layers' own kernels, not the modules: a hooked layer (or a global hook)
         # runs as a plain module call, so hooks fire and see channels-last tensors.
@@ -356,6 +357,17 @@ class LayersModel(KerasLayer):
         if print_fn is not None:
             print_fn(text)
         return text
+
+
+def _gather(structure: Any, lookup: Callable[[TensorKey], Any]) -> Any:
+    """``structure`` (a tensor key, or nested lists of them) with every key looked up.
+
+    Module level on purpose: a recursive closure is a reference cycle (function → cell →
+    function) that keeps the call's whole value table, every activation, alive until Python's
+    cycle collector runs; memory then grows call after call and fresh pages fault."""
+    if isinstance(structure, list):
+        return [_gather(s, lookup) for s in structure]
+    return lookup(structure)
 
 
 def _hooked(module: nn.Module) -> bool:
