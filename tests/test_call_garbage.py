@@ -9,6 +9,7 @@ The check: with the collector off, one call, then ``gc.collect()`` must find not
 from __future__ import annotations
 
 import gc
+import weakref
 
 import numpy as np
 import pytest
@@ -67,3 +68,27 @@ def test_training_call_leaves_no_cycles(case):
     if not any(p.requires_grad for p in model.parameters()):
         pytest.skip("no trainable weights")
     assert _garbage_of_one_call(model, inputs, grad=True) == 0
+
+
+def test_activations_are_dropped_during_the_call():
+    """A LayersModel call drops each activation after its last reader, as torch.fx code does
+    (memory reused while still in cache), not at the end of the call."""
+    case = next(c for c in discover("models") if c.name == "mobilenet_like")
+    model = torch_tfjs.load(case.path).eval()
+    seen = {}
+
+    def keep_weak(name):
+        def hook(_module, _inputs, output):
+            seen[name] = weakref.ref(output)
+        return hook
+
+    def check(_module, _inputs, _output):
+        seen["alive at the end"] = [n for n in ("stem_relu", "b1_dw_relu", "b2_expand_relu")
+                                    if seen[n]() is not None]
+
+    for name in ("stem_relu", "b1_dw_relu", "b2_expand_relu"):
+        model.get_layer(name).register_forward_hook(keep_weak(name))
+    model.get_layer("logits").register_forward_hook(check)
+    with torch.no_grad():  # (with autograd on, the graph keeps what backward needs)
+        model(*_feed(model, case))
+    assert seen["alive at the end"] == []

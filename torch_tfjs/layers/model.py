@@ -202,7 +202,12 @@ class LayersModel(KerasLayer):
                 values[key] = result
             value_masks[key] = None
 
+        released = self._release_plan()
         for position, node in enumerate(self._nodes):
+            for key in released[position - 1] if position else ():  # read by no later node
+                values.pop(key, None)
+                views.pop(key, None)
+                value_masks.pop(key, None)
             if position in folded:
                 continue
             at[0] = node
@@ -274,6 +279,25 @@ class LayersModel(KerasLayer):
         return (fetch(list(self._outputs), values), [value_masks.get(k) for k in self._outputs])
 
     _fold_plan: Optional[Dict[int, int]] = None
+    _released_after: Optional[List[List[TensorKey]]] = None
+
+    def _release_plan(self) -> List[List[TensorKey]]:
+        """Per node position, the tensors that no later node reads (the model's outputs
+        excepted): a call drops them as it goes, as torch.fx code does, so an activation's
+        memory is reused, still in cache, by the next layers instead of every activation of
+        the call staying alive to its end. Worked out once, on the first call."""
+        if self._released_after is None:
+            last_reader: Dict[TensorKey, int] = {}
+            for position, node in enumerate(self._nodes):
+                for key in tensor_keys(node.inputs):
+                    last_reader[key] = position
+            plan: List[List[TensorKey]] = [[] for _ in self._nodes]
+            outputs = set(self._outputs)
+            for key, position in last_reader.items():
+                if key not in outputs:
+                    plan[position].append(key)
+            self._released_after = plan
+        return self._released_after
 
     def _batch_norm_folds(self) -> Dict[int, int]:
         """Node position of a linear convolution → position of the BatchNormalization that alone
