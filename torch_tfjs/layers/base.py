@@ -416,8 +416,8 @@ class KerasLayer(nn.Module):
         (else it is the layer's ordinary output), or None to run :meth:`forward` instead. Chains
         of such layers (conv → BatchNorm → activation → add → conv ...) then pass views along with
         no axis moves in between."""
-        if self.elementwise:
-            return self(inputs, training=training), True
+        if self.elementwise:  # (the LayersModel takes this path only for a layer without hooks)
+            return self.forward(inputs, training=training), True
         return None
 
     def compute_mask(self, inputs: Tensors, mask: Optional[Any]) -> Optional[Any]:

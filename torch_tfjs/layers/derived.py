@@ -45,13 +45,16 @@ class DerivedCache:
         versions as when it was computed (always computed outside plain eager inference)."""
         if not plain_inference():
             return compute()
-        versions = tuple(_version(t) for t in sources)
-        if (len(self._refs) == len(sources) and versions == self._versions
-                and all((ref() if ref is not None else None) is t for ref, t in zip(self._refs, sources))):
-            return self._value  # type: ignore[return-value]
+        refs = self._refs
+        if len(refs) == len(sources):  # a plain loop: this runs per layer per call
+            for ref, t, version in zip(refs, sources, self._versions):
+                if (ref() if ref is not None else None) is not t or _version(t) != version:
+                    break
+            else:
+                return self._value  # type: ignore[return-value]
         value = compute()
         self._refs = tuple(weakref.ref(t) if t is not None else None for t in sources)
-        self._versions = versions
+        self._versions = tuple(_version(t) for t in sources)
         self._value = value
         return value
 

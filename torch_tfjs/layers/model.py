@@ -202,7 +202,7 @@ class LayersModel(KerasLayer):
                 values[key] = result
             value_masks[key] = None
 
-        released = self._release_plan()
+        released, flat = self._call_plan()
         for position, node in enumerate(self._nodes):
             for key in released[position - 1] if position else ():  # read by no later node
                 values.pop(key, None)
@@ -212,7 +212,7 @@ class LayersModel(KerasLayer):
                 continue
             at[0] = node
             layer = self._layer(node.layer)
-            arg_masks = fetch(node.inputs, value_masks)
+            arg_masks = [value_masks[k] for k in node.inputs] if flat[position] else fetch(node.inputs, value_masks)
             if position in folds and arg_masks[0] is None:
                 bn_node = self._nodes[folds[position]]
                 bn = self._layer(bn_node.layer)
@@ -227,9 +227,7 @@ class LayersModel(KerasLayer):
                               layer.run_with_batch_norm(fetch(node.inputs[0], values), scale, shift), False)
                     folded.add(folds[position])
                     continue
-            if fast and isinstance(layer, KerasLayer) and not _hooked(layer) \
-                    and not (node.constants or node.call_kwargs or node.positional is not None) \
-                    and all(isinstance(k, tuple) for k in node.inputs) \
+            if fast and flat[position] and isinstance(layer, KerasLayer) and not _hooked(layer) \
                     and all(mk is None for mk in arg_masks) and not isinstance(layer, LayersModel) \
                     and (all(k in views for k in node.inputs)
                          or (layer.views_its_input and len(node.inputs) == 1)):
@@ -279,14 +277,15 @@ class LayersModel(KerasLayer):
         return (fetch(list(self._outputs), values), [value_masks.get(k) for k in self._outputs])
 
     _fold_plan: Optional[Dict[int, int]] = None
-    _released_after: Optional[List[List[TensorKey]]] = None
+    _plan: Optional[Tuple[List[List[TensorKey]], List[bool]]] = None
 
-    def _release_plan(self) -> List[List[TensorKey]]:
-        """Per node position, the tensors that no later node reads (the model's outputs
-        excepted): a call drops them as it goes, as torch.fx code does, so an activation's
-        memory is reused, still in cache, by the next layers instead of every activation of
-        the call staying alive to its end. Worked out once, on the first call."""
-        if self._released_after is None:
+    def _call_plan(self) -> Tuple[List[List[TensorKey]], List[bool]]:
+        """Per node position: the tensors that no later node reads (the model's outputs
+        excepted), and whether the node is a plain call (tensor inputs only, no literal or
+        keyword arguments). A call drops those tensors as it goes, as torch.fx code does, so an
+        activation's memory is reused, still in cache, by the next layers instead of every
+        activation of the call staying alive to its end. Worked out once, on the first call."""
+        if self._plan is None:
             last_reader: Dict[TensorKey, int] = {}
             for position, node in enumerate(self._nodes):
                 for key in tensor_keys(node.inputs):
@@ -296,8 +295,10 @@ class LayersModel(KerasLayer):
             for key, position in last_reader.items():
                 if key not in outputs:
                     plan[position].append(key)
-            self._released_after = plan
-        return self._released_after
+            flat = [not (node.constants or node.call_kwargs or node.positional is not None)
+                    and all(isinstance(k, tuple) for k in node.inputs) for node in self._nodes]
+            self._plan = (plan, flat)
+        return self._plan
 
     def _batch_norm_folds(self) -> Dict[int, int]:
         """Node position of a linear convolution → position of the BatchNormalization that alone
