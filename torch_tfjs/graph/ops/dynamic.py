@@ -19,20 +19,31 @@ from ..registry import register_op
 from .control import eagerly
 
 
-def _pairwise_iou(boxes: torch.Tensor) -> torch.Tensor:
-    """IoU of every pair of (y1, x1, y2, x2) boxes whose corners may come in any order."""
+Extents = Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def _box_extents(boxes: torch.Tensor) -> Extents:
+    """(ymin, ymax, xmin, xmax, area) of (y1, x1, y2, x2) boxes whose corners may come in any
+    order."""
     ymin = torch.minimum(boxes[:, 0], boxes[:, 2])
     ymax = torch.maximum(boxes[:, 0], boxes[:, 2])
     xmin = torch.minimum(boxes[:, 1], boxes[:, 3])
     xmax = torch.maximum(boxes[:, 1], boxes[:, 3])
-    area = (ymax - ymin) * (xmax - xmin)
-    iy = (torch.minimum(ymax[:, None], ymax[None, :]) - torch.maximum(ymin[:, None], ymin[None, :])).clamp(min=0)
-    ix = (torch.minimum(xmax[:, None], xmax[None, :]) - torch.maximum(xmin[:, None], xmin[None, :])).clamp(min=0)
+    return ymin, ymax, xmin, xmax, (ymax - ymin) * (xmax - xmin)
+
+
+def _iou_with(extents: Extents, k: int) -> List[float]:
+    """IoU of every box with box ``k``: one row of the pairwise matrix, computed on its own
+    (the whole matrix of a detector's thousands of boxes took gigabytes)."""
+    ymin, ymax, xmin, xmax, area = extents
+    iy = (torch.minimum(ymax, ymax[k]) - torch.maximum(ymin, ymin[k])).clamp(min=0)
+    ix = (torch.minimum(xmax, xmax[k]) - torch.maximum(xmin, xmin[k])).clamp(min=0)
     inter = iy * ix
-    union = area[:, None] + area[None, :] - inter
-    valid = (area[:, None] > 0) & (area[None, :] > 0)
-    return torch.where(valid, inter / torch.where(union > 0, union, torch.ones_like(union)),
-                       torch.zeros_like(inter))
+    union = area + area[k] - inter
+    valid = (area > 0) & (area[k] > 0)
+    iou = torch.where(valid, inter / torch.where(union > 0, union, torch.ones_like(union)),
+                      torch.zeros_like(inter))
+    return iou.tolist()  # type: ignore[no-any-return]
 
 
 def non_max_suppression(boxes: torch.Tensor, scores: torch.Tensor, max_output_size: int,
@@ -55,7 +66,8 @@ def _non_max_suppression(boxes: torch.Tensor, scores: torch.Tensor, max_output_s
     selected box is dropped; with ``soft_nms_sigma`` > 0 its score decays by
     ``exp(-0.5 * iou^2 / sigma)`` per selected box and it is re-queued.
     """
-    iou = _pairwise_iou(boxes.float()).tolist()
+    extents = _box_extents(boxes.float())
+    rows: List[List[float]] = []  # per selected box, its IoU with every box
     score_list = scores.float().tolist()
     scale = -0.5 / soft_nms_sigma if soft_nms_sigma > 0 else 0.0
     heap = [(-s, i, s, 0) for i, s in enumerate(score_list) if s > score_threshold]
@@ -67,7 +79,7 @@ def _non_max_suppression(boxes: torch.Tensor, scores: torch.Tensor, max_output_s
         original = score
         ignore = False
         for j in range(len(selected) - 1, begin - 1, -1):
-            overlap = iou[index][selected[j]]
+            overlap = rows[j][index]
             if overlap >= iou_threshold:
                 ignore = True
                 break
@@ -79,6 +91,7 @@ def _non_max_suppression(boxes: torch.Tensor, scores: torch.Tensor, max_output_s
         if score == original:
             selected.append(index)
             selected_scores.append(score)
+            rows.append(_iou_with(extents, index))
         elif score > score_threshold:
             heapq.heappush(heap, (-score, index, score, len(selected)))
     device = boxes.device
