@@ -4,20 +4,22 @@ torch's CPU allocator is plain ``malloc``. With glibc's defaults, a model that a
 the same activations on every call gets fresh pages on every call: glibc gives the top of the heap
 back to the OS once more than ``M_TRIM_THRESHOLD`` of it is free, and serves big blocks with
 ``mmap`` / ``munmap``. Each fresh page is a page fault (and a zeroed page). Measured by
-scripts/bench_allocator.py (eager, one thread, 2026-12-04): BlazeFace 41.7 → 14.9 ms per call
-(8,193 minor faults per call → 20), FaceRes batch 8 215 → 168 ms, nsfwjs batch 8 386 → 151 ms
-(82,724 → 26); peak RSS unchanged. ONNX
-Runtime avoids the same cost with its own memory arena.
+scripts/bench_allocator.py (eager, one thread, 2026-12-04): BlazeFace 35.8 → 13.2 ms per call
+(8,966 minor faults per call → 1), FaceRes batch 8 227 → 175 ms, nsfwjs batch 8 269 → 147 ms
+(49,364 → 0); peak RSS unchanged. ONNX Runtime avoids the same cost with its own memory arena.
 
-:func:`tune_allocator` has every block served from the heap (``M_MMAP_MAX`` 0: glibc cannot
-raise its mmap threshold above 32 MiB, and a 38 MiB activation, nsfwjs's at batch 8, mapped and
-unmapped on every call cost its 1×1 conv 35 ms instead of 8) and keeps up to
-:data:`TRIM_THRESHOLD` of free memory at the heap's top, so freed blocks stay for the next call.
-The cost: RSS the process may keep after its peak, at most that much at the top, plus freed blocks
-below the top (they are reused by later allocations). torch_tfjs calls it once per process, on
-the first call of a model or compiled package (not at load: a load's freed buffers would stay in
-the heap and raise its peak); ``TORCH_TFJS_MALLOC_TUNING=0`` in the environment turns that off.
-It does nothing on other C libraries (musl, macOS, Windows).
+The first call of a model or compiled package (:func:`enter_call`; not a load, whose freed buffers
+would stay in the heap and raise its peak) runs :func:`tune_allocator` once per process: blocks
+up to 32 MiB (glibc's ceiling for its mmap threshold) come from the heap and up to
+:data:`TRIM_THRESHOLD` of free memory is kept at its top. While a call runs (:func:`enter_call`
+.. :func:`leave_call`), bigger blocks come from the heap too (``M_MMAP_MAX`` 0): a 38 MiB
+activation, nsfwjs's at batch 8, mapped and unmapped on every call cost its 1×1 conv 35 ms
+instead of 8. Only during calls: with it on for good, the weights and buffers of every model a
+process loads land in the heap as well and leave holes it cannot give back (the real-world test
+suite, one process loading 49 models, grew past 12 GB). The cost: RSS the process may keep after
+its peak, at most :data:`TRIM_THRESHOLD` at the top plus freed blocks below it (reused by later
+allocations). ``TORCH_TFJS_MALLOC_TUNING=0`` in the environment turns all of it off. Nothing
+changes on other C libraries (musl, macOS, Windows).
 """
 
 from __future__ import annotations
@@ -31,9 +33,12 @@ from typing import Optional
 
 import torch
 
-__all__ = ["TRIM_THRESHOLD", "ENV", "tune_allocator", "tune_allocator_once",
-           "before_first_call"]
+__all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "ENV", "tune_allocator", "tune_allocator_once",
+           "enter_call", "leave_call"]
 
+#: Blocks up to this size come from the heap at all times: glibc's own ceiling for its mmap
+#: threshold (64-bit). Bigger ones do only during a model call (:func:`enter_call`).
+MMAP_THRESHOLD = 32 * 1024 * 1024
 #: Free memory kept at the top of the heap (glibc's default: 128 KiB, raised dynamically up to
 #: 64 MiB). The activations one call frees at once can exceed 128 MiB (nsfwjs batch 8: 15,000
 #: faults per call with 128 MiB kept, none with this).
@@ -50,6 +55,8 @@ _DEFAULT_MMAP_MAX = 65536
 
 _lock = threading.Lock()
 _tried = False
+_libc: Optional[ctypes.CDLL] = None  # glibc, once the tuning took
+_calls = 0  # model calls running (enter_call .. leave_call)
 
 
 def _glibc() -> Optional[ctypes.CDLL]:
@@ -64,35 +71,58 @@ def _glibc() -> Optional[ctypes.CDLL]:
 
 
 def tune_allocator(enabled: bool = True) -> bool:
-    """Serve every block from the heap and keep freed memory for reuse (``enabled``), or go back
-    to glibc's static defaults. Returns whether glibc took the settings (False on other C
-    libraries)."""
+    """Keep freed heap memory for reuse (``enabled``: blocks up to 32 MiB from the heap, up to
+    :data:`TRIM_THRESHOLD` of free memory kept at its top), or go back to glibc's static
+    defaults. Returns whether glibc took the settings (False on other C libraries)."""
     libc = _glibc()
     if libc is None:
         return False
-    settings = ((_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, TRIM_THRESHOLD)) if enabled else \
-        ((_M_MMAP_MAX, _DEFAULT_MMAP_MAX), (_M_MMAP_THRESHOLD, _DEFAULT_THRESHOLD),
-         (_M_TRIM_THRESHOLD, _DEFAULT_THRESHOLD))
+    settings = ((_M_MMAP_THRESHOLD, MMAP_THRESHOLD), (_M_TRIM_THRESHOLD, TRIM_THRESHOLD)) if enabled \
+        else ((_M_MMAP_THRESHOLD, _DEFAULT_THRESHOLD), (_M_TRIM_THRESHOLD, _DEFAULT_THRESHOLD))
     return all([libc.mallopt(option, value) == 1 for option, value in settings])
 
 
 def tune_allocator_once() -> None:
     """:func:`tune_allocator` the first time it is called in a process, unless
     ``$TORCH_TFJS_MALLOC_TUNING`` turns it off."""
-    global _tried
+    global _tried, _libc
     if _tried:
         return
     with _lock:
         if _tried:
             return
+        if os.environ.get(ENV, "1").strip().lower() not in ("0", "false", "no", "off") \
+                and tune_allocator(True):
+            _libc = _glibc()
         _tried = True
-        if os.environ.get(ENV, "1").strip().lower() in ("0", "false", "no", "off"):
-            return
-        tune_allocator(True)
 
 
-def before_first_call() -> None:
-    """What a model's ``forward`` calls: :func:`tune_allocator_once`, skipped (at no cost) once
-    done and while torch.compile / torch.export trace the call."""
-    if not _tried and not torch.compiler.is_compiling():
+def enter_call() -> bool:
+    """What a model's ``forward`` calls first: :func:`tune_allocator_once` (once), then, unless
+    torch.compile / torch.export trace the call, blocks of any size come from the heap until the
+    matching :func:`leave_call` (calls may nest and run in several threads). Returns whether the
+    caller must call :func:`leave_call`."""
+    global _calls
+    if torch.compiler.is_compiling():
+        return False
+    if not _tried:
         tune_allocator_once()
+    if _libc is None:
+        return False
+    with _lock:
+        if _calls == 0:
+            _libc.mallopt(_M_MMAP_MAX, 0)
+        _calls += 1
+    return True
+
+
+def leave_call(entered: bool) -> None:
+    """The end of a call that :func:`enter_call` began (``entered``: what it returned); the last
+    call to end lets big blocks come from ``mmap`` again."""
+    global _calls
+    if not entered or _libc is None:
+        return
+    with _lock:
+        _calls -= 1
+        if _calls == 0:
+            _libc.mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from ._loading import module_float_dtype
-from ._allocator import before_first_call
+from ._allocator import enter_call, leave_call
 from .errors import ExportError, ModelInputError
 from .programs import DynamicAxes, export_program
 from .signature import Signature, TensorSpec, shape_from_dims
@@ -135,13 +135,15 @@ class CompiledPackage:
 
     def run(self, tensors: List[torch.Tensor]) -> Any:
         """Run on tensors already matched and checked against the signature (one per input)."""
-        before_first_call()  # see torch_tfjs._allocator
+        entered = enter_call()  # activations reuse freed heap pages call after call (_allocator)
         try:
             flat = self._loader.run(tensors)
         except Exception as exc:  # the runner checks shapes against the compiled ones
             shapes = [list(t.shape) for t in tensors]
             raise ModelInputError(f"{self.path.name}: the package refused inputs of shapes {shapes}: "
                                   f"{_first_line(exc)}") from exc
+        finally:
+            leave_call(entered)
         return self._unflatten(flat, self._out_spec)
 
     def predict(self, *args: Any) -> Any:

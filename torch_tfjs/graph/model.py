@@ -19,7 +19,7 @@ from torch import nn
 from ..errors import (ExecutionError, GraphError, ModelInputError, ModelJSONError, TfjsError,
                       blame, describe_exception)
 from ..io import ModelArtifact, read_artifact
-from .._allocator import before_first_call
+from .._allocator import enter_call, leave_call
 from .._loading import Device, add_dtype_marker, check_dtype, module_float_dtype, place
 from .._log import logger, warn_semantics
 from .._predict import predict as _predict
@@ -271,10 +271,13 @@ class GraphModel(nn.Module):
     def forward(self, *args: Any) -> Any:
         """Outputs as tfjs ``predict`` returns them: one tensor, a list in ``output_names``
         order, or — for a graph converted with structured outputs — a dict by output key."""
-        before_first_call()  # activations reuse freed heap pages call after call (_allocator)
-        values = self._prepare(args)
-        result = run_guarded(self.graph_module, values, self.signature.model)
-        return self.signature.pack(result if isinstance(result, tuple) else (result,))
+        entered = enter_call()  # activations reuse freed heap pages call after call (_allocator)
+        try:
+            values = self._prepare(args)
+            result = run_guarded(self.graph_module, values, self.signature.model)
+            return self.signature.pack(result if isinstance(result, tuple) else (result,))
+        finally:
+            leave_call(entered)
 
     def execute(self, inputs: Any, outputs: Optional[Sequence[str]] = None) -> Any:
         """Run the graph returning arbitrary node outputs (``"node"`` or ``"node:k"``), as tfjs

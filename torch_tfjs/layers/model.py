@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn.modules import module as _module_api
 
-from .._allocator import before_first_call
+from .._allocator import enter_call, leave_call
 from .._layout import to_channels_first, to_channels_last
 from .._loading import DTYPE_MARKER, add_dtype_marker, module_float_dtype
 from .._predict import predict as _predict
@@ -131,10 +131,13 @@ class LayersModel(KerasLayer):
 
     # --- calling ----------------------------------------------------------------------------
     def forward(self, *args: Any, mask: Any = None, training: Optional[bool] = None) -> Any:
-        before_first_call()  # activations reuse freed heap pages call after call (_allocator)
-        inputs = self.signature.check(self.signature.bind(args), module_float_dtype(self))
-        masks = mask if isinstance(mask, (list, tuple)) else [mask] * len(inputs)
-        outputs, out_masks = self._run(inputs, list(masks), training)
+        entered = enter_call()  # activations reuse freed heap pages call after call (_allocator)
+        try:
+            inputs = self.signature.check(self.signature.bind(args), module_float_dtype(self))
+            masks = mask if isinstance(mask, (list, tuple)) else [mask] * len(inputs)
+            outputs, out_masks = self._run(inputs, list(masks), training)
+        finally:
+            leave_call(entered)
         self._last_output_masks = out_masks
         return outputs[0] if len(outputs) == 1 else outputs
 

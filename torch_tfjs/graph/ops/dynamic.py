@@ -32,7 +32,7 @@ def _box_extents(boxes: torch.Tensor) -> Extents:
     return ymin, ymax, xmin, xmax, (ymax - ymin) * (xmax - xmin)
 
 
-def _iou_with(extents: Extents, k: int) -> List[float]:
+def _iou_with(extents: Extents, k: int) -> np.ndarray:
     """IoU of every box with box ``k``: one row of the pairwise matrix, computed on its own
     (the whole matrix of a detector's thousands of boxes took gigabytes)."""
     ymin, ymax, xmin, xmax, area = extents
@@ -43,7 +43,7 @@ def _iou_with(extents: Extents, k: int) -> List[float]:
     valid = (area > 0) & (area[k] > 0)
     iou = torch.where(valid, inter / torch.where(union > 0, union, torch.ones_like(union)),
                       torch.zeros_like(inter))
-    return iou.tolist()  # type: ignore[no-any-return]
+    return iou.detach().cpu().numpy()  # read a few entries each: no list of every box's IoU
 
 
 def non_max_suppression(boxes: torch.Tensor, scores: torch.Tensor, max_output_size: int,
@@ -67,7 +67,7 @@ def _non_max_suppression(boxes: torch.Tensor, scores: torch.Tensor, max_output_s
     ``exp(-0.5 * iou^2 / sigma)`` per selected box and it is re-queued.
     """
     extents = _box_extents(boxes.float())
-    rows: List[List[float]] = []  # per selected box, its IoU with every box
+    rows: List[np.ndarray] = []  # per selected box, its IoU with every box
     score_list = scores.float().tolist()
     scale = -0.5 / soft_nms_sigma if soft_nms_sigma > 0 else 0.0
     heap = [(-s, i, s, 0) for i, s in enumerate(score_list) if s > score_threshold]
@@ -79,7 +79,7 @@ def _non_max_suppression(boxes: torch.Tensor, scores: torch.Tensor, max_output_s
         original = score
         ignore = False
         for j in range(len(selected) - 1, begin - 1, -1):
-            overlap = rows[j][index]
+            overlap = float(rows[j][index])
             if overlap >= iou_threshold:
                 ignore = True
                 break
