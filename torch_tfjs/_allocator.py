@@ -14,11 +14,12 @@ up to 32 MiB (glibc's ceiling for its mmap threshold) come from the heap and up 
 :data:`TRIM_THRESHOLD` of free memory is kept at its top. While a call runs (:func:`enter_call`
 .. :func:`leave_call`), bigger blocks come from the heap too (``M_MMAP_MAX`` 0): a 38 MiB
 activation, nsfwjs's at batch 8, mapped and unmapped on every call cost its 1×1 conv 35 ms
-instead of 8. Only during calls: with it on for good, the weights and buffers of every model a
-process loads land in the heap as well and leave holes it cannot give back (the real-world test
-suite, one process loading 49 models, grew past 12 GB). The cost: RSS the process may keep after
-its peak, at most :data:`TRIM_THRESHOLD` at the top plus freed blocks below it (reused by later
-allocations). ``TORCH_TFJS_MALLOC_TUNING=0`` in the environment turns all of it off. Nothing
+instead of 8. Only during calls: outside them (loading, the caller's own code) big blocks are
+mapped as glibc does by default, so the weights of a model the process drops go back to the OS.
+The cost: RSS the process may keep after its peak, at most :data:`TRIM_THRESHOLD` at the top
+plus freed blocks below it, reused by later allocations but not given back (a call that once
+needs gigabytes keeps them: a real-world suite run grew past 12 GB this way while non-max
+suppression still built a full IoU matrix, since fixed). ``TORCH_TFJS_MALLOC_TUNING=0`` in the environment turns all of it off. Nothing
 changes on other C libraries (musl, macOS, Windows).
 """
 
