@@ -63,6 +63,16 @@ def discover(kind: str, family: Optional[str] = None) -> List[Case]:
     return cases
 
 
+def positional_inputs(model: Any, case: Case) -> tuple:
+    """The case's inputs as tensors in the model's signature order (dict feeds bound by name;
+    a 0-d input stays 0-d)."""
+    import torch
+
+    arrays = [torch.from_numpy(np.array(x)) for x in case.inputs()]
+    names = case.input_names()
+    return tuple(model.signature.bind([dict(zip(names, arrays))])) if all(names) else tuple(arrays)
+
+
 def params(kind: str, family: Optional[str] = None) -> List[Any]:
     """pytest parameters (one per case, id = its folder) for ``@pytest.mark.parametrize``."""
     import pytest

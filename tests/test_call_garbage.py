@@ -11,12 +11,11 @@ from __future__ import annotations
 import gc
 import weakref
 
-import numpy as np
 import pytest
 import torch
 
 import torch_tfjs
-from fixture_cases import Case, discover
+from fixture_cases import discover, positional_inputs
 
 
 def _cases():
@@ -32,12 +31,6 @@ def _cases():
                 continue  # one call path per family is enough: these own closures and state
             out.append(pytest.param(case, id=case.id))
     return out
-
-
-def _feed(model: torch.nn.Module, case: Case) -> tuple:
-    arrays = [torch.from_numpy(np.array(x)) for x in case.inputs()]  # (0-d stays 0-d)
-    names = case.input_names()
-    return tuple(model.signature.bind([dict(zip(names, arrays))])) if all(names) else tuple(arrays)
 
 
 def _garbage_of_one_call(model: torch.nn.Module, inputs: tuple, grad: bool) -> int:
@@ -58,13 +51,13 @@ def _garbage_of_one_call(model: torch.nn.Module, inputs: tuple, grad: bool) -> i
 @pytest.mark.parametrize("case", _cases())
 def test_inference_call_leaves_no_cycles(case):
     model = torch_tfjs.load(case.path).eval()
-    assert _garbage_of_one_call(model, _feed(model, case), grad=False) == 0
+    assert _garbage_of_one_call(model, positional_inputs(model, case), grad=False) == 0
 
 
 @pytest.mark.parametrize("case", [c for c in _cases() if c.values[0].path.parent.name == "models"])
 def test_training_call_leaves_no_cycles(case):
     model = torch_tfjs.load(case.path).train()
-    inputs = _feed(model, case)
+    inputs = positional_inputs(model, case)
     if not any(p.requires_grad for p in model.parameters()):
         pytest.skip("no trainable weights")
     assert _garbage_of_one_call(model, inputs, grad=True) == 0
@@ -90,5 +83,5 @@ def test_activations_are_dropped_during_the_call():
         model.get_layer(name).register_forward_hook(keep_weak(name))
     model.get_layer("logits").register_forward_hook(check)
     with torch.no_grad():  # (with autograd on, the graph keeps what backward needs)
-        model(*_feed(model, case))
+        model(*positional_inputs(model, case))
     assert seen["alive at the end"] == []

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import torch_tfjs
-from fixture_cases import assert_matches, discover
+from fixture_cases import assert_matches, discover, positional_inputs
 from torch_tfjs import _jit_backend, inference
 from torch_tfjs._padding import shape_specialized_trace, tf_conv
 from torch_tfjs.errors import ExportError
@@ -28,13 +28,6 @@ WARNS = {"graph_keras3_autoencoder"}
 
 CASES = [pytest.param(c, id=c.id) for c in discover("models")
          if c.name not in UNTRACEABLE and not any(x.dtype == object for x in c.inputs())]
-
-
-def _positional(model, case):
-    """The case's inputs as tensors in signature order (dict feeds bound by name)."""
-    arrays = [torch.from_numpy(np.ascontiguousarray(x)) for x in case.inputs()]
-    names = case.input_names()
-    return tuple(model.signature.bind([dict(zip(names, arrays))]) if all(names) else arrays)
 
 
 def _compare(model, case, out):
@@ -53,7 +46,7 @@ def _compare(model, case, out):
 @pytest.mark.parametrize("case", CASES)
 def test_trace_freeze_optimize_matches_reference(case):
     model = torch_tfjs.load(case.path).eval()
-    args = _positional(model, case)
+    args = positional_inputs(model, case)
     with torch.no_grad(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         traced = torch.jit.trace(model, args, check_trace=False, strict=False)
@@ -113,7 +106,7 @@ def test_onednn_backend_matches_reference(name):
     case = _case(name)
     model = torch_tfjs.load(case.path)
     fast = torch_tfjs.optimize_for_inference(model, backend="onednn", cache_dir=False)
-    args = _positional(model, case)
+    args = positional_inputs(model, case)
     out = fast(*args)
     assert fast.backend == "onednn"
     assert not torch.jit.onednn_fusion_enabled()  # process-global flag restored after the call
@@ -161,7 +154,7 @@ def test_wrong_trace_falls_back(no_cpp, caplog, monkeypatch):
     monkeypatch.setattr(_jit_backend, "_warm_up",
                         lambda program, args, expected: real(program, args, _plus_one(expected)))
     fast = torch_tfjs.optimize_for_inference(model, backend="onednn", cache_dir=False)
-    args = _positional(model, case)
+    args = positional_inputs(model, case)
     with caplog.at_level(logging.WARNING, logger="torch_tfjs"):
         out = fast(*args)
     assert fast.backend == "eager"

@@ -19,14 +19,15 @@ mapped as glibc does by default, so the weights of a model the process drops go 
 The cost: RSS the process may keep after its peak, at most :data:`TRIM_THRESHOLD` at the top
 plus freed blocks below it, reused by later allocations but not given back (a call that once
 needs gigabytes keeps them: a real-world suite run grew past 12 GB this way while non-max
-suppression still built a full IoU matrix, since fixed). ``TORCH_TFJS_MALLOC_TUNING=0`` in the environment turns all of it off. Nothing
-changes on other C libraries (musl, macOS, Windows).
+suppression still built a full IoU matrix, since fixed). ``TORCH_TFJS_MALLOC_TUNING=0`` in the
+environment turns all of it off. Nothing changes on other C libraries (musl, macOS, Windows).
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import sys
 import threading
@@ -41,8 +42,8 @@ __all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "ENV", "tune_allocator", "tune_al
 #: threshold (64-bit). Bigger ones do only during a model call (:func:`enter_call`).
 MMAP_THRESHOLD = 32 * 1024 * 1024
 #: Free memory kept at the top of the heap (glibc's default: 128 KiB, raised dynamically up to
-#: 64 MiB). The activations one call frees at once can exceed 128 MiB (nsfwjs batch 8: 15,000
-#: faults per call with 128 MiB kept, none with this).
+#: 64 MiB). The activations one call frees at once can exceed 128 MiB (nsfwjs batch 8, by hand:
+#: 15,000 faults per call with 128 MiB kept, none with this).
 TRIM_THRESHOLD = 1024 * 1024 * 1024
 #: Environment variable: ``0`` / ``false`` / ``no`` / ``off`` stop torch_tfjs from tuning malloc.
 ENV = "TORCH_TFJS_MALLOC_TUNING"
@@ -60,6 +61,7 @@ _libc: Optional[ctypes.CDLL] = None  # glibc, once the tuning took
 _calls = 0  # model calls running (enter_call .. leave_call)
 
 
+@functools.lru_cache(maxsize=None)
 def _glibc() -> Optional[ctypes.CDLL]:
     if not sys.platform.startswith("linux"):
         return None
@@ -94,7 +96,7 @@ def tune_allocator_once() -> None:
             return
         if os.environ.get(ENV, "1").strip().lower() not in ("0", "false", "no", "off") \
                 and tune_allocator(True):
-            _libc = _glibc()
+            _libc = _glibc()  # (found by tune_allocator: a cached lookup)
         _tried = True
 
 
@@ -121,7 +123,7 @@ def leave_call(entered: bool) -> None:
     """The end of a call that :func:`enter_call` began (``entered``: what it returned); the last
     call to end lets big blocks come from ``mmap`` again."""
     global _calls
-    if not entered or _libc is None:
+    if not entered or _libc is None:  # (entered implies _libc; the check narrows its type)
         return
     with _lock:
         _calls -= 1

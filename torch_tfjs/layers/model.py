@@ -215,7 +215,8 @@ class LayersModel(KerasLayer):
                 continue
             at[0] = node
             layer = self._layer(node.layer)
-            arg_masks = [value_masks[k] for k in node.inputs] if flat[position] else fetch(node.inputs, value_masks)
+            arg_masks = ([value_masks[k] for k in node.inputs] if flat[position]
+                         else fetch(node.inputs, value_masks))
             if position in folds and arg_masks[0] is None:
                 bn_node = self._nodes[folds[position]]
                 bn = self._layer(bn_node.layer)
