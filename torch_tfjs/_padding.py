@@ -9,6 +9,7 @@ an explicit ``F.pad`` before the op.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import threading
 from typing import Any, Iterator, List, Optional, Sequence, Tuple
@@ -110,6 +111,25 @@ def conv_output_size(size: int, kernel: int, stride: int, dilation: int, padding
     return max(math.floor((size - effective) / stride) + 1, 0)
 
 
+def same_plan(sizes: Sequence[Any], kernels: Sequence[int], strides: Sequence[int],
+              dilations: Sequence[int]) -> Tuple[Sequence[Any], Sequence[Any], bool]:
+    """TF SAME for ``sizes``: ``(symmetric, f_pad, needs_pad)`` as :func:`split_symmetric` and
+    :func:`needs_pad` give them. Worked out once per shape when the sizes are plain ints (eager
+    calls: a conv or pool asks this on every call), anew for traced or symbolic sizes and
+    under Dynamo (which would warn about the cache and trace through it anyway)."""
+    if not torch.compiler.is_compiling() and all(type(size) is int for size in sizes):
+        return _same_plan_for(tuple(sizes), tuple(kernels), tuple(strides), tuple(dilations))
+    symmetric, f_pad = split_symmetric(same_pads_nd(sizes, kernels, strides, dilations))
+    return symmetric, f_pad, needs_pad(f_pad)
+
+
+@functools.lru_cache(maxsize=4096)
+def _same_plan_for(sizes: Tuple[int, ...], kernels: Tuple[int, ...], strides: Tuple[int, ...],
+                   dilations: Tuple[int, ...]) -> Tuple[Tuple[int, ...], Tuple[int, ...], bool]:
+    symmetric, f_pad = split_symmetric(same_pads_nd(sizes, kernels, strides, dilations))
+    return tuple(symmetric), tuple(f_pad), needs_pad(f_pad)
+
+
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
@@ -118,10 +138,9 @@ def tf_conv(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
     """A TF-semantics convolution on a channels-first tensor (padding valid / same / causal)."""
     pad: Any = 0
     if padding == "same":
-        kernel = static_shape(weight)[2:]
-        pads = same_pads_nd(spatial_sizes(x), kernel, strides, dilation)
-        symmetric, extra = split_symmetric(pads)
-        if needs_pad(extra):
+        symmetric, extra, padded = same_plan(spatial_sizes(x), static_shape(weight)[2:], strides,
+                                             dilation)
+        if padded:
             x = F.pad(x, extra)
         pad = tuple(symmetric)
     elif padding == "causal":  # Conv1D only: all padding on the left
@@ -137,9 +156,8 @@ def tf_max_pool(x: torch.Tensor, rank: int, kernel, strides, padding: str) -> to
     """TF max pooling on a channels-first tensor."""
     pad = [0] * rank
     if padding == "same":
-        pads = same_pads_nd(spatial_sizes(x), kernel, strides, [1] * rank)
-        pad, extra = split_symmetric(pads)
-        if needs_pad(extra):
+        pad, extra, padded = same_plan(spatial_sizes(x), kernel, strides, (1,) * rank)
+        if padded:
             x = F.pad(x, extra, value=float("-inf"))
     return _MAX[rank](x, tuple(kernel), tuple(strides), tuple(pad))
 

@@ -110,6 +110,29 @@ def test_conv_chain_runs_on_nchw_views_with_axis_moves_only_at_the_edges():
             assert_matches(out, case.outputs()[0], case.tolerance, "views")
 
 
+def test_dropout_and_residual_adds_stay_on_nchw_views():
+    """EfficientNet-like: a Dropout inside a block passes its view on at inference, a residual
+    Add of a view and a plain value runs on views, and a value read by two view-taking layers
+    is viewed once; the result matches tfjs and the plain module calls (a global hook)."""
+    from torch.profiler import profile
+
+    case = next(c for c in discover("models") if c.name == "efficientnet_like")
+    model = torch_tfjs.load_layers_model(case.path).eval()
+    x = torch.from_numpy(case.inputs()[0])
+    with torch.no_grad(), profile() as prof:
+        fast = model(x)
+    moves = sum(1 for e in prof.events() if e.name == "aten::movedim")
+    assert moves == 2, moves  # the rescaled input (read by a conv and the Add), the SE Reshape
+    assert_matches(fast, case.outputs()[0], case.tolerance, "views")
+    handle = torch.nn.modules.module.register_module_forward_hook(lambda *args: None)
+    try:
+        with torch.no_grad():
+            plain = model(x)
+    finally:
+        handle.remove()
+    torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-6)
+
+
 def test_hooks_see_every_layer_in_its_keras_layout():
     """A hooked layer runs as a plain module call: forward hooks fire on folded convs and their
     BatchNorms and see channels-last tensors; summary() lists every output shape."""

@@ -79,20 +79,23 @@ class _Conv(KerasLayer):
         """The output's channel axis (``rank + 2`` dims)."""
         return 1 if self.channels_first else self.rank + 1
 
-    def run_with_batch_norm(self, inputs: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor,
+    def run_with_batch_norm(self, inputs: torch.Tensor, batch_norm: Any,
                             channels_first_view: bool = False) -> torch.Tensor:
-        """This (linear) convolution followed by an inference BatchNormalization ``y * scale +
-        shift``, as one convolution with the kernel and bias scaled: Keras's conv → BN in one
-        kernel. Differentiable; under ``torch.compile`` with frozen weights the scaled kernel is
-        a constant."""
+        """This (linear) convolution followed by ``batch_norm`` (a BatchNormalization that
+        normalises with its moving statistics, ``y * scale + shift``), as one convolution with
+        the kernel and bias scaled: Keras's conv → BN in one kernel. Differentiable; under
+        ``torch.compile`` with frozen weights the scaled kernel is a constant."""
         raw = getattr(self, self.foldable_kernel or "")
+        bias = self.bias
 
         def fold() -> Tuple[torch.Tensor, torch.Tensor]:
+            scale, shift = batch_norm.compute_affine()
             kernel = raw * scale.reshape((-1,) + (1,) * (raw.dim() - 1))
-            return kernel, (shift if self.bias is None else self.bias * scale + shift)
+            return kernel, (shift if bias is None else bias * scale + shift)
 
-        # eager inference: the folded kernel is made once, not on every call (see .derived)
-        kernel, bias = self._fold_cache.get((raw, self.bias, scale, shift), fold)
+        # eager inference: the folded kernel is made once, not on every call (see .derived);
+        # one cache for the pair, keyed by the conv's and the BatchNorm's own tensors
+        kernel, bias = self._fold_cache.get((raw, bias) + batch_norm.affine_sources(), fold)
 
         def conv(x: torch.Tensor) -> torch.Tensor:
             return tf_conv(x, kernel, bias, self.rank, self.strides, self.padding, self.dilation,

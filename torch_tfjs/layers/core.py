@@ -4,7 +4,7 @@ Identity (which tfjs-layers lacks)."""
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -104,6 +104,12 @@ class Dropout(KerasLayer):
         if not self.is_training(training):
             return inputs
         return dropout_with_noise_shape(inputs, self.rate, self.noise_shape)
+
+    def forward_channels_first(self, inputs: Any, training: Optional[bool] = None
+                               ) -> Optional[Tuple[torch.Tensor, bool]]:
+        """Inference passes an NCHW view on (conv → Dropout → conv stays in views);
+        training runs :meth:`forward` (a noise shape names channels-last axes)."""
+        return None if self.is_training(training) else (inputs, True)
 
 
 @register_layer("SpatialDropout1D")

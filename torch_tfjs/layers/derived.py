@@ -20,7 +20,9 @@ T = TypeVar("T")
 
 def plain_inference() -> bool:
     """Eager, without autograd: results may be cached and computed in any layout."""
-    return not torch.is_grad_enabled() and not torch.jit.is_tracing() and not torch.compiler.is_compiling()
+    # torch._C._is_tracing is torch.jit.is_tracing without its Python wrapper (this runs per
+    # layer per call); Dynamo cannot trace it, so is_compiling is asked first
+    return not (torch.compiler.is_compiling() or torch.is_grad_enabled() or torch._C._is_tracing())
 
 
 def _version(t: Optional[torch.Tensor]) -> int:
@@ -48,7 +50,10 @@ class DerivedCache:
         refs = self._refs
         if len(refs) == len(sources):  # a plain loop: this runs per layer per call
             for ref, t, version in zip(refs, sources, self._versions):
-                if (ref() if ref is not None else None) is not t or _version(t) != version:
+                if ref is None:
+                    if t is not None:
+                        break
+                elif ref() is not t or _version(t) != version:
                     break
             else:
                 return self._value  # type: ignore[return-value]

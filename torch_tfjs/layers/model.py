@@ -196,7 +196,10 @@ class LayersModel(KerasLayer):
         views: Dict[TensorKey, torch.Tensor] = {}
 
         def view_of(key: TensorKey) -> torch.Tensor:
-            return views[key] if key in views else to_channels_first(values[key])
+            view = views.get(key)
+            if view is None:  # kept: a value read by several view-taking layers is viewed once
+                view = views[key] = to_channels_first(values[key])
+            return view
 
         def store(key: TensorKey, result: torch.Tensor, is_view: bool) -> None:
             if is_view:
@@ -222,19 +225,21 @@ class LayersModel(KerasLayer):
                 bn = self._layer(bn_node.layer)
                 bn_flag = bn_node.training if bn_node.training is not None else training
                 if bn.infers(bn_flag) and not (_hooked(layer) or _hooked(bn)):  # conv → inference BatchNorm as one convolution
-                    scale, shift = bn.inference_affine()
                     if layer.views_its_input:
-                        y = layer.run_with_batch_norm(view_of(node.inputs[0]), scale, shift, True)
+                        y = layer.run_with_batch_norm(view_of(node.inputs[0]), bn, True)
                         store((bn_node.layer, bn_node.index, 0), y, True)
                     else:
                         store((bn_node.layer, bn_node.index, 0),
-                              layer.run_with_batch_norm(fetch(node.inputs[0], values), scale, shift), False)
+                              layer.run_with_batch_norm(fetch(node.inputs[0], values), bn), False)
                     folded.add(folds[position])
                     continue
             if fast and flat[position] and isinstance(layer, KerasLayer) and not _hooked(layer) \
                     and all(mk is None for mk in arg_masks) and not isinstance(layer, LayersModel) \
                     and (all(k in views for k in node.inputs)
-                         or (layer.views_its_input and len(node.inputs) == 1)):
+                         or (layer.views_its_input and len(node.inputs) == 1)
+                         # an elementwise merge of a view and a value (a residual Add): the
+                         # value's view costs one stride change, and the result stays a view
+                         or (layer.elementwise and any(k in views for k in node.inputs))):
                 inputs_nchw = [view_of(k) for k in node.inputs]
                 if len({t.dim() for t in inputs_nchw}) == 1:
                     flag = node.training if node.training is not None else training

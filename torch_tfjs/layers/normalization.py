@@ -73,17 +73,21 @@ class BatchNormalization(KerasLayer):
     def inference_affine(self) -> Tuple[torch.Tensor, torch.Tensor]:
         """(scale, shift) with inference output ``x * scale + shift`` (per channel); cached in
         eager inference until one of the four tensors changes (:mod:`.derived`)."""
-        def compute() -> Tuple[torch.Tensor, torch.Tensor]:
-            scale = torch.rsqrt(self.moving_variance + self.epsilon)
-            if self.gamma is not None:
-                scale = scale * self.gamma
-            shift = -self.moving_mean * scale
-            if self.beta is not None:
-                shift = shift + self.beta
-            return scale, shift
+        return self._affine_cache.get(self.affine_sources(), self.compute_affine)
 
-        return self._affine_cache.get((self.moving_mean, self.moving_variance, self.gamma, self.beta),
-                                      compute)
+    def affine_sources(self) -> Tuple[Optional[torch.Tensor], ...]:
+        """The tensors :meth:`compute_affine` reads (keys of caches derived from them)."""
+        return (self.moving_mean, self.moving_variance, self.gamma, self.beta)
+
+    def compute_affine(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(scale, shift) of the inference normalisation, computed now (differentiable)."""
+        scale = torch.rsqrt(self.moving_variance + self.epsilon)
+        if self.gamma is not None:
+            scale = scale * self.gamma
+        shift = -self.moving_mean * scale
+        if self.beta is not None:
+            shift = shift + self.beta
+        return scale, shift
 
     def forward_channels_first(self, inputs: Any, training: Optional[bool] = None
                                ) -> Optional[Tuple[torch.Tensor, bool]]:

@@ -28,6 +28,34 @@ function mobilenetLike(tf) {
   return tf.model({ inputs: input, outputs: out, name: 'mobilenet_like' });
 }
 
+// EfficientNet-like: what the LayersModel's view fast path meets in the EfficientNet family
+// (swish Activation layers, squeeze-excite through Reshape, Dropout inside a block, a residual
+// Add of a conv chain and a tensor made outside it).
+function efficientnetLike(tf) {
+  const input = tf.input({ shape: [24, 24, 3], name: 'image' });
+  const scaled = tf.layers.rescaling({ scale: 0.5, offset: -0.25, name: 'rescale' }).apply(input);
+  let y = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', useBias: false, name: 'stem_conv' }).apply(scaled);
+  y = tf.layers.batchNormalization({ name: 'stem_bn' }).apply(y);
+  y = tf.layers.activation({ activation: 'swish', name: 'stem_swish' }).apply(y);
+  y = tf.layers.dropout({ rate: 0.3, name: 'stem_drop' }).apply(y);
+  let x = tf.layers.add({ name: 'stem_add' }).apply([scaled, y]);
+  let s = tf.layers.globalAveragePooling2d({ name: 'se_pool' }).apply(x);
+  s = tf.layers.reshape({ targetShape: [1, 1, 3], name: 'se_reshape' }).apply(s);
+  s = tf.layers.conv2d({ filters: 2, kernelSize: 1, activation: 'swish', name: 'se_reduce' }).apply(s);
+  s = tf.layers.conv2d({ filters: 3, kernelSize: 1, activation: 'sigmoid', name: 'se_expand' }).apply(s);
+  x = tf.layers.multiply({ name: 'se_excite' }).apply([x, s]);
+  y = tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'same', useBias: false, name: 'dw' }).apply(x);
+  y = tf.layers.batchNormalization({ name: 'dw_bn' }).apply(y);
+  y = tf.layers.activation({ activation: 'swish', name: 'dw_swish' }).apply(y);
+  y = tf.layers.conv2d({ filters: 6, kernelSize: 1, useBias: false, name: 'project' }).apply(y);
+  y = tf.layers.batchNormalization({ name: 'project_bn' }).apply(y);
+  y = tf.layers.dropout({ rate: 0.2, name: 'project_drop' }).apply(y);
+  y = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(y);
+  y = tf.layers.dropout({ rate: 0.2, name: 'top_drop' }).apply(y);
+  const out = tf.layers.dense({ units: 4, activation: 'softmax', name: 'logits' }).apply(y);
+  return tf.model({ inputs: input, outputs: out, name: 'efficientnet_like' });
+}
+
 function multiIoShared(tf) {
   const a = tf.input({ shape: [6], name: 'in_a' });
   const b = tf.input({ shape: [6], name: 'in_b' });
@@ -65,6 +93,9 @@ export const cases = [
   { name: 'mobilenet_like', covers: ['Conv2D', 'DepthwiseConv2D', 'BatchNormalization', 'ReLU', 'Add', 'GlobalAveragePooling2D', 'Dense', 'Dropout'],
     description: 'MobileNetV2-like CNN: conv/BN/ReLU6, inverted residual blocks, global pool, softmax',
     build: mobilenetLike, inputs: [{ shape: [2, 32, 32, 3] }] },
+  { name: 'efficientnet_like', covers: ['Rescaling', 'Conv2D', 'BatchNormalization', 'Activation', 'Dropout', 'Add', 'GlobalAveragePooling2D', 'Reshape', 'Multiply', 'DepthwiseConv2D', 'Dense'],
+    description: 'EfficientNet-like block: swish, squeeze-excite via Reshape, Dropout inside the block, a residual Add of a conv chain and a rescaled input',
+    build: efficientnetLike, inputs: [{ shape: [2, 24, 24, 3] }] },
   { name: 'multi_io_shared', covers: ['Dense', 'Concatenate', 'Multiply'],
     description: 'two inputs, a Dense layer shared by both, two outputs',
     build: multiIoShared, inputs: [{ shape: [3, 6] }, { shape: [3, 6] }] },
