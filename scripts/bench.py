@@ -67,6 +67,7 @@ SYNTHETIC = {"mobilenetv2": "mobilenet", "efficientnetb0": "efficientnet", "unet
 MODELS = (*SYNTHETIC, *bench_realworld.MODELS)
 FORMATS = ("graph", "layers")
 QUICK_MODELS = ("mobilenetv2", "movenet")
+OPT_IN = ("onednn_gemm", "autotuned")  # candidates run only when asked for
 # smoke mode: committed fixtures, one per format (model name → (format, folder))
 SMOKE_MODELS = {"graph_mobilenet_like": ("graph", FIXTURES / "graph_mobilenet_like"),
                 "mobilenet_like": ("layers", FIXTURES / "models" / "mobilenet_like")}
@@ -183,7 +184,7 @@ def measure(args, s: dict, fmt: str, tmp: Path) -> Dict[str, Any]:
             if args.smoke and ((s["name"], b) != SMOKE_COMPILE or threads != args.threads[0]):
                 wanted = [k for k in wanted if k not in TORCH_CANDIDATES]
             elif args.smoke:
-                wanted = [k for k in wanted if k not in ("aoti", "lowered", "autotuned")]  # one compile only
+                wanted = [k for k in wanted if k not in TORCH_CANDIDATES[1:]]  # one compile only
             # inductor bakes the thread count of the compile into its kernels (1: serial code;
             # N < cores: num_threads(N)): every thread count gets its own compile
             torch.set_num_threads(threads)
@@ -271,8 +272,9 @@ def parse_args(argv=None):
     ap.add_argument("--formats", default=",".join(FORMATS), help="synthetic models' formats")
     ap.add_argument("--batches", default="1,8")
     ap.add_argument("--threads", default="1,2", help="thread counts (torch.set_num_threads, ORT intra-op)")
-    ap.add_argument("--candidates", default=",".join(k for k in CANDIDATES if k != "autotuned"),
-                    help=f"of {', '.join(CANDIDATES)} (default: all but autotuned, whose compile takes minutes)")
+    ap.add_argument("--candidates", default=",".join(k for k in CANDIDATES if k not in OPT_IN),
+                    help=f"of {', '.join(CANDIDATES)} (default: all but {', '.join(OPT_IN)}: autotuned "
+                         "compiles for minutes, onednn_gemm is the default path before cpp_gemm)")
     ap.add_argument("--rounds", type=int, default=30, help="interleaved timed rounds (median, best)")
     ap.add_argument("--warmup", type=int, default=5, help="untimed rounds first")
     ap.add_argument("--burst", type=int, default=1, help="calls in a row per candidate and round")

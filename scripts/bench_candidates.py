@@ -29,9 +29,10 @@ CANDIDATES = {
     "compiled": "optimize_for_inference",
     "aoti": "AOTI",
     "lowered": "AOTI + lowered convs",
+    "onednn_gemm": "AOTI + lowered, oneDNN GEMMs",
     "autotuned": "AOTI + lowered + max_autotune",
 }
-TORCH_CANDIDATES = ("compiled", "aoti", "lowered", "autotuned")  # the compiled ones, checked against eager
+TORCH_CANDIDATES = ("compiled", "aoti", "lowered", "onednn_gemm", "autotuned")  # the compiled ones, checked against eager
 
 
 @dataclass
@@ -163,6 +164,10 @@ def build_torch_candidates(model: Any, x: Any, wanted: List[str], aoti_cache: Op
         name, why = lowered_option()
         out.append(Candidate("lowered", status=why) if why else compiled_candidate(
             "lowered", model, x, **{name: True}, **optional_kwargs(cache_dir=aoti_cache)))
+    if "onednn_gemm" in wanted:  # opt-in: the default before cpp_gemm (its A/B)
+        out.append(compiled_candidate("onednn_gemm", model, x, **optional_kwargs(
+            cache_dir=aoti_cache, cpp_gemm=False)) if optional_kwargs(cpp_gemm=False)
+            else Candidate("onednn_gemm", status="n/a: not available"))
     if "autotuned" in wanted:  # opt-in: not in the default candidate list (compiles 1.5-3x longer)
         out.append(compiled_candidate("autotuned", model, x, **optional_kwargs(
             cache_dir=aoti_cache, max_autotune=True)) if optional_kwargs(max_autotune=True)

@@ -99,7 +99,7 @@ def header(args, versions: Dict[str, str]) -> List[str]:
         "Candidates: eager = model.eval() under torch.inference_mode(); optimize_for_inference = torch.compile "
         "(optimize_for_inference(model, backend=\"inductor\"): inductor, frozen weights, C++ wrapper); AOTI = "
         "optimize_for_inference(model, backend=\"aoti\", lower_convs=False) (every conv a oneDNN call), its package cache in a folder of this run per thread count; each "
-        "compiled per model, format, batch and thread count (inductor bakes the thread count into its kernels); AOTI + lowered convs = optimize_for_inference(model) (lower_convs=True, the default; the targets judge it when measured); AOTI + lowered + max_autotune = optimize_for_inference(model, max_autotune=True) (opt-in candidate); \"n/a: not available\" where this "
+        "compiled per model, format, batch and thread count (inductor bakes the thread count into its kernels); AOTI + lowered convs = optimize_for_inference(model) (lower_convs=True and cpp_gemm=True, the defaults; the targets judge it when measured); AOTI + lowered, oneDNN GEMMs = optimize_for_inference(model, cpp_gemm=False) (opt-in candidate: the default before cpp_gemm); AOTI + lowered + max_autotune = optimize_for_inference(model, max_autotune=True) (opt-in candidate); \"n/a: not available\" where this "
         "checkout has no torch_tfjs.aoti / no lower_convs option. "
         "Compile time: the candidate's first call (shorter when inductor's on-disk cache already holds kernels).",
     ]

@@ -187,7 +187,8 @@ def test_lower_convs_hands_the_lowering_to_the_compile(monkeypatch, tmp_path):
 
     seen = {}
 
-    def fake_compile(model, target, inputs, dynamic_axes, *, threads=None, transform=None, max_autotune=False):
+    def fake_compile(model, target, inputs, dynamic_axes, *, threads=None, transform=None,
+                     max_autotune=False, cpp_gemm=False):
         seen["transform"] = transform
         seen["max_autotune"] = max_autotune
         raise ExportError("stubbed")
@@ -244,3 +245,43 @@ def test_max_autotune_reaches_inductor_and_the_cache_key(monkeypatch, tmp_path):
         fast = torch_tfjs.optimize_for_inference(model, max_autotune=autotune, cache_dir=tmp_path)
         assert fast._load_or_compile([x], None) is None  # the stub fails: falls back
     assert len(set(keys)) == 2
+
+
+def test_cpp_gemm_is_the_default_and_retried_without(monkeypatch, tmp_path, caplog):
+    """``cpp_gemm=True`` (optimize_for_inference's default) compiles with CPP_GEMM_CONFIGS; when
+    inductor fails under them, the same program is compiled again with the plain configs; its
+    packages have their own cache key (inductor itself is stubbed)."""
+    import torch._inductor
+
+    caplog.set_level(logging.INFO, logger="torch_tfjs")
+    seen = []
+
+    def fake_package(program, package_path=None, inductor_configs=None):
+        seen.append(dict(inductor_configs))
+        raise RuntimeError("stubbed")
+
+    monkeypatch.setattr(torch._inductor, "aoti_compile_and_package", fake_package)
+    model = torch_tfjs.load(FIXTURES / "models" / "graph_mobilenet_like")
+    x = torch.zeros(1, 32, 32, 3)
+    with pytest.raises(ExportError, match="stubbed"):
+        aoti.compile_package(model, tmp_path / "m.pt2", [x], [[]], cpp_gemm=True)
+    assert len(seen) == 2 and seen[0]["freezing"] is True
+    assert all(seen[0][k] == v for k, v in aoti.CPP_GEMM_CONFIGS.items())
+    assert not set(aoti.CPP_GEMM_CONFIGS) & set(seen[1])  # the retry: plain configs
+    assert "compiling with oneDNN / MKL matmuls" in caplog.text
+    assert not list(tmp_path.glob("*.pt2")) and not list(tmp_path.glob(".*partial*"))
+
+    seen.clear()
+    with pytest.raises(ExportError, match="stubbed"):  # max_autotune wins, and is not retried
+        aoti.compile_package(model, tmp_path / "m.pt2", [x], [[]], cpp_gemm=True, max_autotune=True)
+    assert len(seen) == 1 and seen[0]["max_autotune_gemm_backends"] == "CPP,ATEN"
+
+    keys = []
+    real_key = aoti.package_key
+    monkeypatch.setattr(aoti, "package_key", lambda *a: keys.append(real_key(*a)) or keys[-1])
+    seen.clear()
+    for cpp_gemm in (True, False):
+        fast = torch_tfjs.optimize_for_inference(model, cpp_gemm=cpp_gemm, cache_dir=tmp_path)
+        assert fast._load_or_compile([x], None) is None  # the stub fails: falls back
+    assert len(set(keys)) == 2
+    assert seen[0]["max_autotune_gemm_backends"] == "CPP"  # the default asked for the template

@@ -13,7 +13,8 @@ from torch_tfjs._padding import _same_plan_for, needs_pad, same_pads_nd, same_pl
 def test_cached_plan_is_the_solved_plan():
     for size, kernel, stride, dilation in itertools.product(range(1, 12), range(1, 6), range(1, 4),
                                                             range(1, 3)):
-        sizes, kernels, strides, dilations = (size, size + 1), (kernel, 1), (stride, 1), (dilation, 1)
+        sizes, kernels = (size, size + 1), (kernel, 1)
+        strides, dilations = (stride, 1), (dilation, 1)
         symmetric, f_pad = split_symmetric(same_pads_nd(sizes, kernels, strides, dilations))
         plan = same_plan(torch.Size(sizes), list(kernels), strides, dilations)
         assert plan == (tuple(symmetric), tuple(f_pad), needs_pad(f_pad)), (sizes, kernels, strides)

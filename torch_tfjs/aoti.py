@@ -31,6 +31,7 @@ from torch import nn
 
 from ._loading import module_float_dtype
 from ._allocator import enter_call, leave_call
+from ._log import logger
 from .errors import ExportError, ModelInputError
 from .programs import DynamicAxes, export_program
 from .signature import Signature, TensorSpec, shape_from_dims
@@ -46,13 +47,20 @@ INDUCTOR_CONFIGS: Dict[str, Any] = {"freezing": True}
 #: Added by ``max_autotune=True``: inductor times candidate kernels and may generate its own C++
 #: GEMMs (fused with their epilogues) instead of calling oneDNN / MKL for each matmul.
 AUTOTUNE_CONFIGS: Dict[str, Any] = {"max_autotune": True, "max_autotune_gemm_backends": "CPP,ATEN"}
+#: Added by ``cpp_gemm=True``: every matmul becomes inductor's C++ GEMM template (fused with its
+#: epilogue), its only candidate, so nothing is timed and the compile takes about as long as
+#: without. A small GEMM (a lowered 1×1 conv at batch 1) runs in a fraction of a oneDNN call's
+#: fixed cost. Graphs with a matmul the template cannot take (two activations multiplied, as in
+#: attention) fail early under it and are compiled again without it.
+CPP_GEMM_CONFIGS: Dict[str, Any] = {"max_autotune": True, "max_autotune_gemm_backends": "CPP"}
 
 ProgramTransform = Callable[[Any], Any]
 
 
 def compile_package(model: nn.Module, path: PathLike, inputs: Optional[Sequence[torch.Tensor]] = None,
                     dynamic_shapes: Optional[DynamicAxes] = None, *, threads: Optional[int] = None,
-                    transform: Optional[ProgramTransform] = None, max_autotune: bool = False) -> Path:
+                    transform: Optional[ProgramTransform] = None, max_autotune: bool = False,
+                    cpp_gemm: bool = False) -> Path:
     """Compile ``model`` with AOTInductor into the package ``path`` (``.pt2``); returns the path.
 
     ``inputs`` / ``dynamic_shapes`` are those of :func:`~torch_tfjs.programs.export_program`
@@ -62,8 +70,10 @@ def compile_package(model: nn.Module, path: PathLike, inputs: Optional[Sequence[
     small convolutions). ``threads``: the CPU thread count compiled into the kernels (fastest,
     1 skips OpenMP entirely); ``None`` (default) lets the package use the running process's
     OpenMP thread count (``torch.set_num_threads``), for packages that run elsewhere.
-    ``max_autotune``: :data:`AUTOTUNE_CONFIGS` (about 3× the compile time). Compiling takes
-    seconds to minutes on a CPU and needs a C++ compiler.
+    ``max_autotune``: :data:`AUTOTUNE_CONFIGS` (about 3× the compile time). ``cpp_gemm``:
+    :data:`CPP_GEMM_CONFIGS` (``optimize_for_inference``'s default), compiled again without them
+    when inductor finds a matmul the template cannot take (logged). Compiling takes seconds to
+    minutes on a CPU and needs a C++ compiler.
     The file is written atomically (a partial package never appears under ``path``)."""
     from torch._inductor import aoti_compile_and_package
 
@@ -78,7 +88,7 @@ def compile_package(model: nn.Module, path: PathLike, inputs: Optional[Sequence[
         target.parent.mkdir(parents=True, exist_ok=True)
         handle, partial = tempfile.mkstemp(suffix=".partial.pt2", prefix=f".{target.stem}-", dir=target.parent)
         os.close(handle)
-        configs = dict(INDUCTOR_CONFIGS, **(AUTOTUNE_CONFIGS if max_autotune else {}))
+        configs = dict(INDUCTOR_CONFIGS)
         # inductor otherwise bakes the compiling process's torch.get_num_threads() into the code
         configs.update({"cpp.threads": threads} if threads is not None else {"cpp.dynamic_threads": True})
         configs["aot_inductor.metadata"] = {
@@ -86,8 +96,18 @@ def compile_package(model: nn.Module, path: PathLike, inputs: Optional[Sequence[
             META_SIGNATURE: json.dumps(_signature_json(signature)),
             META_FLOAT_DTYPE: str(module_float_dtype(model)).replace("torch.", ""),
         }
+        gemm = AUTOTUNE_CONFIGS if max_autotune else CPP_GEMM_CONFIGS if cpp_gemm else {}
         try:
-            aoti_compile_and_package(program, package_path=partial, inductor_configs=configs)
+            try:
+                aoti_compile_and_package(program, package_path=partial,
+                                         inductor_configs=dict(configs, **gemm))
+            except Exception as exc:  # noqa: BLE001 - retried without the C++ GEMM template
+                if gemm is not CPP_GEMM_CONFIGS:
+                    raise
+                logger.info("AOTInductor: %s has a matmul that inductor's C++ GEMM template "
+                            "cannot take (%s: %s); compiling with oneDNN / MKL matmuls",
+                            type(model).__name__, type(exc).__name__, _first_line(exc))
+                aoti_compile_and_package(program, package_path=partial, inductor_configs=configs)
             os.replace(partial, target)
         except Exception as exc:
             Path(partial).unlink(missing_ok=True)

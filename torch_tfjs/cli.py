@@ -118,7 +118,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
             transform = lambda program: lower_small_convs(program, batch=1)  # noqa: E731
         aoti.compile_package(model, out, _export_inputs(
             model, shapes, programs.EXPORT_BATCH, programs.EXPORT_FREE), dynamic, transform=transform,
-            max_autotune=args.max_autotune)
+            max_autotune=args.max_autotune, cpp_gemm=not args.no_cpp_gemm)
         what = ("AOTInductor package (frozen weights; load with torch_tfjs.aoti.load_package, "
                 "torch._inductor.aoti_load_package or C++ AOTIModelPackageLoader)")
     elif suffix == ".pt2":
@@ -378,6 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-autotune", action="store_true",
                    help="--aot: let inductor time candidate kernels and generate its own fused C++ GEMMs "
                         "(faster small models at batch 1; about 3x the compile time)")
+    p.add_argument("--no-cpp-gemm", action="store_true",
+                   help="--aot: one oneDNN / MKL call per matmul (default: inductor's C++ GEMM "
+                        "template fused with its epilogue, where it applies)")
     p.add_argument("--no-lower-convs", action="store_true",
                    help="--aot: compile every convolution as a oneDNN call (default: small depthwise and "
                         "1x1 convolutions become fused loops where the cost model says that is faster, "

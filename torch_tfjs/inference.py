@@ -52,10 +52,11 @@ class InferenceModel(nn.Module):
     def __init__(self, model: nn.Module, *, dynamic: Optional[bool], cpp_wrapper: bool,
                  backend: str, cache_dir: CacheOption = None,
                  num_threads: Optional[int] = None, lower_convs: bool = True,
-                 max_autotune: bool = False) -> None:
+                 max_autotune: bool = False, cpp_gemm: bool = True) -> None:
         super().__init__()
         self.lower_convs = lower_convs
         self.max_autotune = max_autotune
+        self.cpp_gemm = cpp_gemm
         self.model = model
         self.backend = backend
         self.dynamic = dynamic
@@ -148,7 +149,8 @@ class InferenceModel(nn.Module):
         key = aoti.package_key(self._fingerprint, tensors if free is None else
                                [t.new_empty(0) for t in tensors], dynamic_axes,
                                {"threads": threads, "lower_convs": self.lower_convs,
-                                **({"max_autotune": True} if self.max_autotune else {})})
+                                **({"max_autotune": True} if self.max_autotune else
+                                   {"cpp_gemm": True} if self.cpp_gemm else {})})
         examples = [t.detach() for t in tensors]
         transform = None
         if self.lower_convs:
@@ -159,7 +161,7 @@ class InferenceModel(nn.Module):
         try:
             path = self._cache.get_or_compile(key, lambda target: aoti.compile_package(
                 self.model, target, examples, dynamic_axes, threads=threads, transform=transform,
-                max_autotune=self.max_autotune))
+                max_autotune=self.max_autotune, cpp_gemm=self.cpp_gemm))
             return aoti.load_package(path)
         except ExportError as exc:
             logger.warning("optimize_for_inference: AOTInductor cannot compile %s (%s); falling "
@@ -225,7 +227,7 @@ class _threads:
 def optimize_for_inference(model: nn.Module, *, backend: str = "aoti", dynamic: Optional[bool] = False,
                            cpp_wrapper: bool = True, cache_dir: CacheOption = None,
                            num_threads: Optional[int] = None, lower_convs: bool = True,
-                           max_autotune: bool = False) -> InferenceModel:
+                           max_autotune: bool = False, cpp_gemm: bool = True) -> InferenceModel:
     """Compile a LayersModel or GraphModel for inference with frozen weights.
 
     - ``backend="aoti"`` (default): AOTInductor packages, compiled on the first call with a new
@@ -260,6 +262,13 @@ def optimize_for_inference(model: nn.Module, *, backend: str = "aoti", dynamic: 
       matmul (:data:`torch_tfjs.aoti.AUTOTUNE_CONFIGS`). ``scripts/bench.py``, batch 1, 1 thread:
       MobileNetV2 0.35/96 3.18 → 1.80 ms per call; nsfwjs MobileNetV2 and MoveNet unchanged; the
       compile takes up to 3× longer. Part of the package cache key.
+    - ``cpp_gemm`` (``"aoti"`` only; default ``True``): every matmul (linear layers, lowered 1×1
+      convs) is inductor's C++ GEMM template fused with its epilogue, without timing candidates
+      (:data:`torch_tfjs.aoti.CPP_GEMM_CONFIGS`): the compile takes about as long as without,
+      and small GEMMs skip oneDNN's fixed per-call cost. A graph with a matmul the template
+      cannot take (attention's activation × activation) is compiled again without it (logged).
+      ``False``: one oneDNN / MKL call per matmul. Ignored with ``max_autotune=True``, which
+      times the template against those calls. Part of the package cache key.
 
     ``model`` is put in eval mode and shared, not copied; it stays trainable and its own weights
     are not modified. The compiled code holds copies of the weights it transforms (BatchNorm
@@ -276,4 +285,4 @@ def optimize_for_inference(model: nn.Module, *, backend: str = "aoti", dynamic: 
     model.eval()
     return InferenceModel(model, dynamic=dynamic, cpp_wrapper=cpp_wrapper, backend=backend,
                           cache_dir=cache_dir, num_threads=num_threads, lower_convs=lower_convs,
-                          max_autotune=max_autotune)
+                          max_autotune=max_autotune, cpp_gemm=cpp_gemm)
