@@ -214,28 +214,34 @@ def test_string_inputs_fall_back_to_torch_compile(caplog):
     np.testing.assert_array_equal(np.asarray(out), case.outputs()[0])
 
 
-def test_max_autotune_reaches_inductor_and_the_cache_key(monkeypatch, tmp_path):
-    """``max_autotune=True`` compiles with AUTOTUNE_CONFIGS on top of the frozen-weights
-    configs, and its packages are cached under their own key (inductor itself is stubbed: the
-    autotuned compile takes minutes)."""
+def _stubbed_inductor(monkeypatch):
+    """AOTInductor's compile replaced by a stub that records its inductor configs and fails;
+    returns (the recorded configs, one dict per compile, a graph model, an input)."""
     import torch._inductor
 
-    seen = {}
+    seen = []
 
     def fake_package(program, package_path=None, inductor_configs=None):
-        seen["configs"] = dict(inductor_configs)
+        seen.append(dict(inductor_configs))
         raise RuntimeError("stubbed")
 
     monkeypatch.setattr(torch._inductor, "aoti_compile_and_package", fake_package)
     model = torch_tfjs.load(FIXTURES / "models" / "graph_mobilenet_like")
-    x = torch.zeros(1, 32, 32, 3)
+    return seen, model, torch.zeros(1, 32, 32, 3)
+
+
+def test_max_autotune_reaches_inductor_and_the_cache_key(monkeypatch, tmp_path):
+    """``max_autotune=True`` compiles with AUTOTUNE_CONFIGS on top of the frozen-weights
+    configs, and its packages are cached under their own key (inductor itself is stubbed: the
+    autotuned compile takes minutes)."""
+    seen, model, x = _stubbed_inductor(monkeypatch)
     with pytest.raises(ExportError, match="stubbed"):
         aoti.compile_package(model, tmp_path / "m.pt2", [x], [[]], max_autotune=True)
-    assert seen["configs"]["freezing"] is True
-    assert all(seen["configs"][k] == v for k, v in aoti.AUTOTUNE_CONFIGS.items())
+    assert seen[-1]["freezing"] is True
+    assert all(seen[-1][k] == v for k, v in aoti.AUTOTUNE_CONFIGS.items())
     with pytest.raises(ExportError, match="stubbed"):
         aoti.compile_package(model, tmp_path / "m.pt2", [x], [[]])
-    assert not set(aoti.AUTOTUNE_CONFIGS) & set(seen["configs"])
+    assert not set(aoti.AUTOTUNE_CONFIGS) & set(seen[-1])
     assert not list(tmp_path.glob("*.pt2")) and not list(tmp_path.glob(".*partial*"))
 
     keys = []
@@ -251,18 +257,8 @@ def test_cpp_gemm_is_the_default_and_retried_without(monkeypatch, tmp_path, capl
     """``cpp_gemm=True`` (optimize_for_inference's default) compiles with CPP_GEMM_CONFIGS; when
     inductor fails under them, the same program is compiled again with the plain configs; its
     packages have their own cache key (inductor itself is stubbed)."""
-    import torch._inductor
-
     caplog.set_level(logging.INFO, logger="torch_tfjs")
-    seen = []
-
-    def fake_package(program, package_path=None, inductor_configs=None):
-        seen.append(dict(inductor_configs))
-        raise RuntimeError("stubbed")
-
-    monkeypatch.setattr(torch._inductor, "aoti_compile_and_package", fake_package)
-    model = torch_tfjs.load(FIXTURES / "models" / "graph_mobilenet_like")
-    x = torch.zeros(1, 32, 32, 3)
+    seen, model, x = _stubbed_inductor(monkeypatch)
     with pytest.raises(ExportError, match="stubbed"):
         aoti.compile_package(model, tmp_path / "m.pt2", [x], [[]], cpp_gemm=True)
     assert len(seen) == 2 and seen[0]["freezing"] is True
