@@ -273,8 +273,9 @@ def parse_args(argv=None):
     ap.add_argument("--batches", default="1,8")
     ap.add_argument("--threads", default="1,2", help="thread counts (torch.set_num_threads, ORT intra-op)")
     ap.add_argument("--candidates", default=",".join(k for k in CANDIDATES if k not in OPT_IN),
-                    help=f"of {', '.join(CANDIDATES)} (default: all but {', '.join(OPT_IN)}: autotuned "
-                         "compiles for minutes, onednn_gemm is the default path before cpp_gemm)")
+                    help=f"of {', '.join(CANDIDATES)} (default: all but {', '.join(OPT_IN)}: "
+                         "autotuned compiles for minutes, onednn_gemm is the default path before "
+                         "cpp_gemm)")
     ap.add_argument("--rounds", type=int, default=30, help="interleaved timed rounds (median, best)")
     ap.add_argument("--warmup", type=int, default=5, help="untimed rounds first")
     ap.add_argument("--burst", type=int, default=1, help="calls in a row per candidate and round")

@@ -32,7 +32,8 @@ CANDIDATES = {
     "onednn_gemm": "AOTI + lowered, oneDNN GEMMs",
     "autotuned": "AOTI + lowered + max_autotune",
 }
-TORCH_CANDIDATES = ("compiled", "aoti", "lowered", "onednn_gemm", "autotuned")  # the compiled ones, checked against eager
+#: the compiled ones, checked against eager
+TORCH_CANDIDATES = ("compiled", "aoti", "lowered", "onednn_gemm", "autotuned")
 
 
 @dataclass
