@@ -264,8 +264,8 @@ def optimize_for_inference(model: nn.Module, *, backend: str = "aoti", dynamic: 
       compile takes up to 3× longer. Part of the package cache key.
     - ``cpp_gemm`` (``"aoti"`` only; default ``True``): every matmul (linear layers, lowered 1×1
       convs) is inductor's C++ GEMM template fused with its epilogue, without timing candidates
-      (:data:`torch_tfjs.aoti.CPP_GEMM_CONFIGS`): the compile takes about as long as without,
-      and small GEMMs skip oneDNN's fixed per-call cost. A graph with a matmul the template
+      (:data:`torch_tfjs.aoti.CPP_GEMM_CONFIGS`; the compile takes up to 1.7× as long), and
+      small GEMMs skip oneDNN's fixed per-call cost. A graph with a matmul the template
       cannot take (attention's activation × activation) is compiled again without it (logged).
       ``False``: one oneDNN / MKL call per matmul. Ignored with ``max_autotune=True``, which
       times the template against those calls. Part of the package cache key.
