@@ -29,7 +29,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 import bench  # first: puts this checkout's torch_tfjs on sys.path
-from bench_candidates import OrtCandidate, interleaved, short_error
+from bench_candidates import OrtCandidate, interleaved, short_error, summary
 
 import torch
 
@@ -76,8 +76,7 @@ def profile_calls(run: Callable[[], Any], calls: int) -> Dict[str, Tuple[int, fl
 
 
 def median_ms(run: Callable[[], Any], rounds: int) -> float:
-    times = interleaved({"run": run}, rounds, 3)["run"]
-    return sorted(times)[len(times) // 2]
+    return summary(interleaved({"run": run}, rounds, 3)["run"])["median"]
 
 
 def report(label: str, wall_ms: float, ort_ms: Optional[float], ops: Dict[str, Tuple[int, float]],
@@ -132,7 +131,7 @@ def profile_one(args: argparse.Namespace, modes: List[str], label: str, model: A
         probe = instrumented_copy(model, xt)
     with torch.inference_mode():
         times = interleaved(runs, args.rounds, 3)
-        median = {k: sorted(t)[len(t) // 2] for k, t in times.items()}
+        median = {k: summary(t)["median"] for k, t in times.items()}
         ort_ms = median.get("ort")
         print(f"{label}: ORT {ort_ms:.3f} ms" if ort_ms else f"{label}: no ORT")
         if "eager" in modes:

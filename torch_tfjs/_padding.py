@@ -169,17 +169,16 @@ def tf_avg_pool(x: torch.Tensor, rank: int, kernel, strides, padding: str) -> to
         return tf_avg_pool(x.float(), rank, kernel, strides, padding).to(x.dtype)
     if padding != "same":
         return _AVG[rank](x, tuple(kernel), tuple(strides))
-    pads = same_pads_nd(spatial_sizes(x), kernel, strides, [1] * rank)
-    symmetric, extra = split_symmetric(pads)
+    symmetric, extra, padded = same_plan(spatial_sizes(x), kernel, strides, (1,) * rank)
     # torch's avg_pool3d refuses an input smaller than the window even when its own padding
     # would cover it ("input image smaller than kernel size"); TF SAME allows it (found by the
     # tfjs sweep: AveragePooling3D pool 4 on a depth-2 input), so such inputs take the
     # explicit-padding path below, whose padded input always holds a whole window.
     fits = rank != 3 or all(size >= k for size, k in zip(x.shape[2:], kernel))
-    if not needs_pad(extra) and fits:
+    if not padded and fits:
         return _AVG[rank](x, tuple(kernel), tuple(strides), tuple(symmetric), count_include_pad=False)
     full: List[int] = []
-    for before, after in reversed(pads):
+    for before, after in reversed(same_pads_nd(spatial_sizes(x), kernel, strides, [1] * rank)):
         full += [before, after]
     summed = _AVG[rank](F.pad(x, full), tuple(kernel), tuple(strides))
     ones = torch.ones((1, 1, *x.shape[2:]), dtype=x.dtype, device=x.device)

@@ -49,10 +49,19 @@ INDUCTOR_CONFIGS: Dict[str, Any] = {"freezing": True}
 AUTOTUNE_CONFIGS: Dict[str, Any] = {"max_autotune": True, "max_autotune_gemm_backends": "CPP,ATEN"}
 #: Added by ``cpp_gemm=True``: every matmul becomes inductor's C++ GEMM template (fused with its
 #: epilogue), its only candidate, so nothing is timed (the compile takes up to 1.7× the plain
-#: one, where max_autotune's takes 2-4×). A small GEMM (a lowered 1×1 conv at batch 1) runs in a fraction of a oneDNN call's
-#: fixed cost. Graphs with a matmul the template cannot take (two activations multiplied, as in
-#: attention) fail early under it and are compiled again without it.
+#: one, where max_autotune's takes 2-4×). A small GEMM (a lowered 1×1 conv at batch 1) runs in
+#: a fraction of a oneDNN call's fixed cost. Graphs with a matmul the template cannot take (two
+#: activations multiplied, as in attention) fail early under it and are compiled again without.
 CPP_GEMM_CONFIGS: Dict[str, Any] = {"max_autotune": True, "max_autotune_gemm_backends": "CPP"}
+#: GEMM option name (as :func:`gemm_option` gives it) → the inductor configs it adds.
+GEMM_CONFIGS: Dict[str, Dict[str, Any]] = {"max_autotune": AUTOTUNE_CONFIGS,
+                                           "cpp_gemm": CPP_GEMM_CONFIGS}
+
+
+def gemm_option(max_autotune: bool, cpp_gemm: bool) -> Optional[str]:
+    """Which GEMM option a compile uses: ``max_autotune`` overrides ``cpp_gemm``; ``None`` for
+    one oneDNN / MKL call per matmul. (Also the option's entry in the package cache key.)"""
+    return "max_autotune" if max_autotune else "cpp_gemm" if cpp_gemm else None
 
 ProgramTransform = Callable[[Any], Any]
 
@@ -96,13 +105,14 @@ def compile_package(model: nn.Module, path: PathLike, inputs: Optional[Sequence[
             META_SIGNATURE: json.dumps(_signature_json(signature)),
             META_FLOAT_DTYPE: str(module_float_dtype(model)).replace("torch.", ""),
         }
-        gemm = AUTOTUNE_CONFIGS if max_autotune else CPP_GEMM_CONFIGS if cpp_gemm else {}
+        option = gemm_option(max_autotune, cpp_gemm)
+        gemm_configs = GEMM_CONFIGS[option] if option else {}
         try:
             try:
                 aoti_compile_and_package(program, package_path=partial,
-                                         inductor_configs=dict(configs, **gemm))
+                                         inductor_configs=dict(configs, **gemm_configs))
             except Exception as exc:  # noqa: BLE001 - retried without the C++ GEMM template
-                if gemm is not CPP_GEMM_CONFIGS:
+                if option != "cpp_gemm":
                     raise
                 logger.info("AOTInductor: %s has a matmul that inductor's C++ GEMM template "
                             "cannot take (%s: %s); compiling with oneDNN / MKL matmuls",

@@ -146,11 +146,11 @@ class InferenceModel(nn.Module):
             self._fingerprint = aoti.model_fingerprint(self.model)
         dynamic_axes = free if free is not None else [[] for _ in tensors]
         threads = torch.get_num_threads()  # compiled into the kernels: part of the key
+        gemm = aoti.gemm_option(self.max_autotune, self.cpp_gemm)
         key = aoti.package_key(self._fingerprint, tensors if free is None else
                                [t.new_empty(0) for t in tensors], dynamic_axes,
                                {"threads": threads, "lower_convs": self.lower_convs,
-                                **({"max_autotune": True} if self.max_autotune else
-                                   {"cpp_gemm": True} if self.cpp_gemm else {})})
+                                **({gemm: True} if gemm else {})})
         examples = [t.detach() for t in tensors]
         transform = None
         if self.lower_convs:
